@@ -1,0 +1,40 @@
+# The two commands of the README: `make demo` (main job) and `make test` (everything CI runs).
+# Both do their own set-up: system packages if missing, a virtualenv, the package with test extras.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint typecheck unit clean
+
+$(STAMP): pyproject.toml scripts/ensure-system-deps.sh
+	./scripts/ensure-system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# Main job: a local Kafka (started or reused) and a round trip through it.
+demo: setup
+	$(BIN)/customs-broker kafka up
+	$(BIN)/customs-broker kafka smoke
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+# Lint, types, then every test; the tests start (and stop) their own Kafka.
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+unit: setup
+	$(BIN)/python -m pytest -m "not kafka and not slow and not interop"
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

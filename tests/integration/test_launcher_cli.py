@@ -1,0 +1,82 @@
+"""`customs-broker kafka up|status|down` as a user runs it: idempotent, with clear errors."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.kafka_support import free_port_block
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "broker", "kafka", *args],
+        capture_output=True, text=True, timeout=180, check=False,
+    )  # fmt: skip
+
+
+def test_up_status_down_twice_in_a_row(tmp_path: Path) -> None:
+    where = ["--port", str(free_port_block(2)), "--state-dir", str(tmp_path / "k")]
+    try:
+        for _ in range(2):
+            up = cli("up", *where)
+            assert up.returncode == 0, up.stderr
+            assert "started" in up.stdout
+            again = cli("up", *where)
+            assert again.returncode == 0, again.stderr
+            assert "already running" in again.stdout
+            status = cli("status", *where)
+            assert status.returncode == 0, status.stdout
+            assert "metadata request: answered" in status.stdout
+            down = cli("down", *where)
+            assert (down.returncode, down.stdout.strip()) == (0, "stopped")
+            assert cli("down", *where).stdout.strip() == "not running"
+            assert cli("status", *where).returncode == 3
+    finally:
+        cli("down", *where)
+
+
+def test_up_on_a_taken_port_fails_clearly(tmp_path: Path) -> None:
+    port = free_port_block(2)
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        up = cli("up", "--port", str(port), "--state-dir", str(tmp_path / "k"))
+    assert up.returncode == 2
+    assert f"port(s) {port} on 127.0.0.1 already in use" in up.stderr
+    assert "Traceback" not in up.stderr
+
+
+def test_broker_dying_on_start_shows_its_log(tmp_path: Path) -> None:
+    where = ["--port", str(free_port_block(2)), "--state-dir", str(tmp_path / "k")]
+    # Storage formats fine, but the broker cannot load this authorizer and exits.
+    up = cli("up", *where, "--override", "authorizer.class.name=org.example.NoSuchAuthorizer")
+    assert up.returncode == 2
+    assert "exited during start-up" in up.stderr
+    assert "NoSuchAuthorizer" in up.stderr  # the tail of Kafka's own log says why
+    assert cli("status", *where).returncode == 3  # nothing left running
+
+
+def test_foreign_data_directory_is_refused(tmp_path: Path) -> None:
+    state = tmp_path / "k"
+    state.mkdir()
+    (state / "meta.properties").write_text("cluster.id=someone-else\n")
+    up = cli("up", "--port", str(free_port_block(2)), "--state-dir", str(state))
+    assert up.returncode == 2
+    assert "stale data directory" in up.stderr
+    assert (state / "meta.properties").exists()  # never deleted what we did not create
+
+
+def test_config_rejected_at_format_leaves_no_state(tmp_path: Path) -> None:
+    where = ["--port", str(free_port_block(2)), "--state-dir", str(tmp_path / "k")]
+    up = cli("up", *where, "--override", "num.network.threads=0")
+    assert up.returncode == 2
+    assert "formatting KRaft storage of node 1 failed" in up.stderr
+    assert "num.network.threads" in up.stderr
+    assert not (tmp_path / "k").exists()  # a retry with a fixed setting starts clean

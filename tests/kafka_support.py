@@ -1,0 +1,96 @@
+"""Where the tests' Kafka comes from, and fresh names for every test.
+
+Order: `KAFKA_BOOTSTRAP_SERVERS` if set (an operator's cluster); else a testcontainers Kafka
+(KRaft) when a Docker engine answers; else the project's own local launcher on free ports.
+Never a fake broker.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from broker.devkafka.config import ClusterSpec
+from broker.devkafka.launcher import LocalKafka
+
+
+@dataclass(frozen=True)
+class KafkaEndpoint:
+    bootstrap_servers: str
+    origin: str  # "env" | "testcontainers" | "local"
+
+
+def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
+    """First port of `size` consecutive free ports on 127.0.0.1 (the launcher needs a block)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = int(probe.getsockname()[1])
+    candidates: list[int] = [base, *range(start, stop, 97)]
+    for candidate in candidates:
+        if candidate + size >= 65535:
+            continue
+        socks = []
+        try:
+            for port in range(candidate, candidate + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return candidate
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no block of {size} free ports")
+
+
+def docker_engine_answers() -> bool:
+    if not (os.environ.get("DOCKER_HOST") or Path("/var/run/docker.sock").exists()):
+        return False
+    try:
+        import docker  # type: ignore[import-untyped]  # testcontainers' dependency, no stubs
+
+        docker.from_env(timeout=3).ping()
+    except Exception:  # noqa: BLE001 - any failure means: no usable engine
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def provide_kafka(state_root: Path) -> Iterator[KafkaEndpoint]:
+    explicit = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if explicit:
+        yield KafkaEndpoint(explicit, "env")
+        return
+    if docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft() as container:
+            yield KafkaEndpoint(container.get_bootstrap_server(), "testcontainers")
+        return
+    spec = ClusterSpec(state_dir=state_root / "kafka", port=free_port_block(2), heap_mb=512)
+    local = LocalKafka(spec)
+    local.up()
+    try:
+        yield KafkaEndpoint(spec.bootstrap_servers, "local")
+    finally:
+        local.down()
+
+
+class Names:
+    """Fresh topic and group names per test, so tests never see each other's records."""
+
+    def __init__(self, test_name: str) -> None:
+        safe = "".join(c if c.isalnum() else "-" for c in test_name)[:60]
+        self._prefix = f"t.{safe}.{uuid.uuid4().hex[:8]}"
+
+    def topic(self, suffix: str = "main") -> str:
+        return f"{self._prefix}.{suffix}"
+
+    def group(self, suffix: str = "g") -> str:
+        return f"{self._prefix}.group.{suffix}"
