@@ -1,0 +1,189 @@
+"""The real transport: aiokafka against Apache Kafka. The only module that imports aiokafka.
+
+Producers are idempotent with `acks=all`, so an acknowledged record survives the loss of a broker
+(with min.insync.replicas >= 2) and a retried send is never written twice. Consumers never
+auto-commit: the node commits only after it has delivered or dead-lettered a record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.structs import OffsetAndMetadata
+
+from broker.errors import TransportError
+from broker.transport.base import (
+    Delivery,
+    InboundRecord,
+    OutboundRecord,
+    TopicSpec,
+)
+from broker.transport.base import (
+    TopicPartition as TopicPartitionKey,
+)
+from broker.transport.settings import KafkaSettings, client_kwargs
+
+
+def _wrap(action: str, exc: KafkaError) -> TransportError:
+    error = TransportError(f"{action}: {type(exc).__name__}: {exc}")
+    # A few Kafka errors will fail the same way on every retry (authorization, bad config).
+    if not getattr(exc, "retriable", True):
+        error.retriable = False  # type: ignore[misc]  # per-instance override of the class default
+    return error
+
+
+class KafkaProducer:
+    def __init__(self, settings: KafkaSettings, *, linger_ms: int = 0) -> None:
+        self._client = AIOKafkaProducer(
+            **client_kwargs(settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=linger_ms,
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._client.start()
+        except KafkaError as exc:
+            raise _wrap("starting producer", exc) from exc
+
+    async def stop(self) -> None:
+        await self._client.stop()
+
+    async def send(self, record: OutboundRecord) -> Delivery:
+        try:
+            future = await self._client.send(
+                record.topic, record.value, key=record.key, headers=list(record.headers)
+            )
+            meta = await future
+        except KafkaError as exc:
+            raise _wrap(f"producing to {record.topic}", exc) from exc
+        return Delivery(meta.topic, meta.partition, meta.offset)
+
+
+class KafkaConsumer:
+    def __init__(
+        self, settings: KafkaSettings, topics: Sequence[str], group_id: str | None
+    ) -> None:
+        self._client = AIOKafkaConsumer(
+            *topics,
+            **client_kwargs(settings),
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            # The node's handler for one batch must finish within this, else it is evicted.
+            max_poll_interval_ms=300_000,
+        )
+
+    async def start(self) -> None:
+        try:
+            await self._client.start()
+        except KafkaError as exc:
+            raise _wrap("starting consumer", exc) from exc
+
+    async def stop(self) -> None:
+        await self._client.stop()
+
+    async def fetch(self, max_records: int, timeout_s: float) -> list[InboundRecord]:
+        try:
+            batches = await self._client.getmany(
+                timeout_ms=int(timeout_s * 1000), max_records=max_records
+            )
+        except KafkaError as exc:
+            raise _wrap("fetching", exc) from exc
+        return [
+            InboundRecord(
+                topic=r.topic,
+                partition=r.partition,
+                offset=r.offset,
+                key=r.key,
+                value=r.value if r.value is not None else b"",
+                headers=tuple(r.headers),
+                timestamp_ms=r.timestamp,
+            )
+            for records in batches.values()
+            for r in records
+        ]
+
+    async def commit(self, next_offsets: Mapping[TopicPartitionKey, int]) -> None:
+        if not next_offsets:
+            return
+        offsets = {
+            TopicPartition(topic, partition): OffsetAndMetadata(offset, "")
+            for (topic, partition), offset in next_offsets.items()
+        }
+        try:
+            await self._client.commit(offsets)
+        except KafkaError as exc:
+            raise _wrap("committing offsets", exc) from exc
+
+    async def lag(self) -> dict[TopicPartitionKey, int]:
+        assigned = list(self._client.assignment())
+        if not assigned:
+            return {}
+        try:
+            ends = await self._client.end_offsets(assigned)
+            result = {}
+            for tp in assigned:
+                committed = await self._client.committed(tp)
+                result[(tp.topic, tp.partition)] = ends[tp] - (committed or 0)
+        except KafkaError as exc:
+            raise _wrap("reading consumer lag", exc) from exc
+        return result
+
+
+class KafkaAdmin:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._client = AIOKafkaAdminClient(**client_kwargs(settings))
+
+    async def start(self) -> None:
+        try:
+            await self._client.start()
+        except KafkaError as exc:
+            raise _wrap("starting admin client", exc) from exc
+
+    async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
+        try:
+            existing = set(await self._client.list_topics())
+            wanted = [s for s in specs if s.name not in existing]
+            if not wanted:
+                return []
+            response = await self._client.create_topics(
+                [
+                    NewTopic(
+                        s.name, s.partitions, s.replication_factor, topic_configs=dict(s.configs)
+                    )
+                    for s in wanted
+                ]
+            )
+        except KafkaError as exc:
+            raise _wrap("creating topics", exc) from exc
+        created = []
+        for topic, code, *message in response.topic_errors:
+            if code == 0:
+                created.append(topic)
+            elif for_code(code) is not TopicAlreadyExistsError:  # a racing node made it: fine
+                raise _wrap(f"creating topic {topic}", for_code(code)(*message))
+        return created
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+class KafkaTransport:
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+
+    def producer(self) -> KafkaProducer:
+        return KafkaProducer(self.settings)
+
+    def consumer(self, topics: Sequence[str], group_id: str | None) -> KafkaConsumer:
+        return KafkaConsumer(self.settings, topics, group_id)
+
+    async def admin(self) -> KafkaAdmin:
+        admin = KafkaAdmin(self.settings)
+        await admin.start()
+        return admin
