@@ -1,0 +1,1 @@
+"""A corridor node: one customs administration's connection to the corridor (the runtime)."""
