@@ -1,0 +1,188 @@
+"""Key directory, pure part: CA-signed key announcements and the state they build.
+
+Announcements travel on the compacted topic `customs.v1.keys`, record key = the announced node
+key id, value = canonical JSON, headers = a signed envelope of type `keyannouncement.v1` whose
+signer is the national CA (ce_source `urn:ilstc:ca:<CC>`, ce_subject = announced key id):
+
+  {"certificate": PEM, "kind": "node-certificate"}
+  {"certificate": PEM, "kind": "revocation", "reason": "key-compromise",
+   "revoked_at": "2026-11-29T09:00:00.000000Z"}
+
+Only a CA of the trust list can announce, and only for certificates it issued itself, so a stolen
+node key can neither publish a certificate nor lift a revocation. A revocation carries the
+certificate too: compaction keeps only the latest record per key id, and messages dated before
+the revocation must stay verifiable. Revocations are sticky: once revoked, a key id stays revoked
+(a later `node-certificate` record for it changes nothing); the earliest revocation time wins.
+Announcements are not checked against the clock: a node replays the whole topic at start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from broker.errors import SignatureError
+from broker.signing import algorithms
+from broker.signing.envelope import (
+    TYPE_KEY_ANNOUNCEMENT,
+    Header,
+    build_envelope,
+    format_time,
+    parse_envelope,
+    parse_time,
+    sign_message,
+)
+from broker.signing.identity import ca_urn
+from broker.signing.keystore import KeyStore
+from broker.signing.pki import CertificateAuthority, certificate_pem
+from broker.signing.reasons import Reason
+from broker.signing.trust import check_node_certificate
+
+KEYS_TOPIC = "customs.v1.keys"
+JSON = "application/json"
+NODE_CERTIFICATE = "node-certificate"
+REVOCATION = "revocation"
+# RFC 5280 CRLReason names, hyphenated.
+REVOCATION_REASONS = frozenset(
+    {"unspecified", "key-compromise", "affiliation-changed", "superseded", "cessation-of-operation"}
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """One record for the keys topic."""
+
+    key: bytes  # the announced key id, ASCII
+    value: bytes
+    headers: list[Header]
+
+
+@dataclass(frozen=True, slots=True)
+class AnnouncementResult:
+    kind: str
+    key_id: str
+    node_id: str
+    changed: bool  # False when the directory already knew this (a replayed record)
+
+
+def _announce(
+    ca: CertificateAuthority, body: dict[str, str], kid: str, at: datetime, message_id: str | None
+) -> Announcement:
+    value = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    envelope = build_envelope(
+        message_id=message_id or str(uuid.uuid4()),
+        source=ca_urn(ca.country),
+        type=TYPE_KEY_ANNOUNCEMENT,
+        time=at,
+        content_type=JSON,
+        signer=ca.signer,
+        subject=kid,
+    )
+    return Announcement(kid.encode("ascii"), value, sign_message(envelope, value, ca.signer))
+
+
+def announce_certificate(
+    ca: CertificateAuthority,
+    certificate: x509.Certificate,
+    *,
+    at: datetime,
+    message_id: str | None = None,
+) -> Announcement:
+    body = {"kind": NODE_CERTIFICATE, "certificate": certificate_pem(certificate).decode("ascii")}
+    return _announce(ca, body, algorithms.key_id(certificate.public_key()), at, message_id)
+
+
+def announce_revocation(
+    ca: CertificateAuthority,
+    certificate: x509.Certificate,
+    *,
+    revoked_at: datetime,
+    reason: str,
+    at: datetime,
+    message_id: str | None = None,
+) -> Announcement:
+    """Revoke a node key from `revoked_at` on (which may lie in the past: when it leaked)."""
+    body = {
+        "kind": REVOCATION,
+        "certificate": certificate_pem(certificate).decode("ascii"),
+        "revoked_at": format_time(revoked_at),
+        "reason": reason,
+    }
+    return _announce(ca, body, algorithms.key_id(certificate.public_key()), at, message_id)
+
+
+def _malformed(reason: str) -> SignatureError:
+    return SignatureError(Reason.MALFORMED_ANNOUNCEMENT, reason)
+
+
+def _read_body(value: bytes) -> tuple[str, x509.Certificate, dict[str, object]]:
+    try:
+        body = json.loads(value)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _malformed("value is not JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("certificate"), str):
+        raise _malformed("value is not an announcement object with a certificate")
+    kind = body.get("kind")
+    if kind not in (NODE_CERTIFICATE, REVOCATION):
+        raise _malformed(f"unknown announcement kind {str(kind)[:40]!r}")
+    try:
+        certificate = x509.load_pem_x509_certificate(body["certificate"].encode("ascii"))
+    except ValueError as exc:  # UnicodeEncodeError is a ValueError
+        raise _malformed("certificate is not PEM") from exc
+    return kind, certificate, body
+
+
+class KeyDirectory:
+    """Applies key announcements to a node's `KeyStore`."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    def apply(self, headers: Sequence[Header], value: bytes) -> AnnouncementResult:
+        envelope = parse_envelope(headers)
+        if envelope.type != TYPE_KEY_ANNOUNCEMENT or envelope.content_type != JSON:
+            raise _malformed(f"not a key announcement: {envelope.type} {envelope.content_type}")
+        ca = self.keys.trust_list.by_key_id(envelope.keyid)
+        if ca is None:
+            raise SignatureError(Reason.UNKNOWN_KEY_ID, "announcement not signed by a listed CA")
+        if envelope.source != ca.source:
+            raise SignatureError(
+                Reason.SOURCE_MISMATCH, f"{ca.source} key used by {envelope.source}"
+            )
+        if envelope.sigalg != ca.sigalg:
+            raise SignatureError(Reason.BAD_SIGNATURE, f"CA key is {ca.sigalg}")
+        algorithms.verify(ca.public_key, envelope.signature, envelope.signing_input(value))
+        kind, certificate, body = _read_body(value)
+        node_key = check_node_certificate(certificate, self.keys.trust_list)
+        if node_key.ca_country != ca.country or node_key.country != ca.country:
+            raise SignatureError(
+                Reason.COUNTRY_MISMATCH,
+                f"the {ca.country} CA announced a {node_key.ca_country} key",
+            )
+        if envelope.subject != node_key.key_id:
+            raise _malformed("ce_subject is not the announced key id")
+        revoked_at = None
+        if kind == REVOCATION:
+            revoked_at = parse_time(str(body.get("revoked_at")))
+            if revoked_at is None or body.get("reason") not in REVOCATION_REASONS:
+                raise _malformed("revocation needs revoked_at (RFC 3339 UTC) and a known reason")
+        known = node_key.key_id in self.keys
+        self.keys.add(certificate)
+        revoked = revoked_at is not None and self.keys.revoke(node_key.key_id, revoked_at)
+        changed = revoked or not known
+        log.info(
+            "key announcement %s of %s for %s (changed: %s)",
+            kind,
+            node_key.key_id,
+            node_key.node_id,
+            changed,
+        )
+        return AnnouncementResult(kind, node_key.key_id, node_key.node_id, changed)

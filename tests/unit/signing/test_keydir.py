@@ -1,0 +1,177 @@
+"""Key announcements: CA-signed node certificates and revocations, rotation, stickiness."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from broker.clock import FakeClock
+from broker.errors import SignatureError
+from broker.signing.envelope import build_envelope, sign_message
+from broker.signing.keydir import (
+    Announcement,
+    KeyDirectory,
+    announce_certificate,
+    announce_revocation,
+)
+from broker.signing.keystore import KeyStore
+from broker.signing.pki import CertificateAuthority, issue_node
+from tests.unit.signing.conftest import START, VALUE, Corridor, Send, make_verifier
+
+
+@pytest.fixture
+def directory(corridor: Corridor) -> KeyDirectory:
+    return KeyDirectory(KeyStore(corridor.trust_list))
+
+
+def refused(directory: KeyDirectory, announcement: Announcement) -> str:
+    with pytest.raises(SignatureError) as caught:
+        directory.apply(announcement.headers, announcement.value)
+    return caught.value.code
+
+
+def test_a_certificate_announcement_teaches_the_key(
+    corridor: Corridor, directory: KeyDirectory, clock: FakeClock, send: Send
+) -> None:
+    node = corridor.nodes["CN-CQ"]
+    announcement = announce_certificate(corridor.cas["CN"], node.certificate, at=START)
+    assert announcement.key == node.key_id.encode("ascii")
+    assert json.loads(announcement.value)["kind"] == "node-certificate"
+    result = directory.apply(announcement.headers, announcement.value)
+    assert (result.kind, result.key_id, result.node_id, result.changed) == (
+        "node-certificate",
+        node.key_id,
+        "CN-CQ",
+        True,
+    )
+    assert not directory.apply(announcement.headers, announcement.value).changed  # replayed
+    assert make_verifier(directory.keys, clock).verify(send(), VALUE).sender == "CN-CQ"
+
+
+def test_only_listed_cas_announce(corridor: Corridor, directory: KeyDirectory) -> None:
+    certificate = corridor.nodes["CN-CQ"].certificate
+    rogue = announce_certificate(corridor.rogue_ca, certificate, at=START)
+    assert refused(directory, rogue) == "unknown-key-id"
+    node = corridor.nodes["CN-CQ"]
+    self_signed = announce_certificate(
+        CertificateAuthority("CN", node.certificate, node.signer), certificate, at=START
+    )
+    assert refused(directory, self_signed) == "unknown-key-id"
+
+
+def test_a_ca_announces_only_its_own_country(corridor: Corridor, directory: KeyDirectory) -> None:
+    laos_node = corridor.nodes["LA-VTE"].certificate
+    assert refused(directory, announce_certificate(corridor.cas["CN"], laos_node, at=START)) == (
+        "country-mismatch"
+    )
+
+
+def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirectory) -> None:
+    ca = corridor.cas["VN"]
+    good = announce_certificate(ca, corridor.nodes["VN-HAN"].certificate, at=START)
+    with pytest.raises(SignatureError) as caught:
+        directory.apply(good.headers, good.value.replace(b"node-certificate", b"revocation"))
+    assert caught.value.code == "bad-signature"
+
+    def signed(
+        value: bytes, subject: str, type_: str = "org.ilstc.customs.keyannouncement.v1"
+    ) -> Announcement:
+        envelope = build_envelope(
+            message_id="a1",
+            source="urn:ilstc:ca:VN",
+            type=type_,
+            time=START,
+            content_type="application/json",
+            signer=ca.signer,
+            subject=subject,
+        )
+        return Announcement(b"", value, sign_message(envelope, value, ca.signer))
+
+    key_id = corridor.nodes["VN-HAN"].key_id
+    assert refused(directory, signed(b"{not json", key_id)) == "malformed-announcement"
+    assert refused(directory, signed(b'{"kind":"x"}', key_id)) == "malformed-announcement"
+    assert refused(directory, signed(good.value, "ab" * 32)) == "malformed-announcement"
+    assert refused(directory, signed(good.value, key_id, "org.ilstc.customs.declaration.v1")) == (
+        "malformed-announcement"
+    )
+    revocation = json.loads(
+        announce_revocation(
+            ca,
+            corridor.nodes["VN-HAN"].certificate,
+            revoked_at=START,
+            reason="key-compromise",
+            at=START,
+        ).value
+    )
+    revocation["reason"] = "bored"
+    assert refused(directory, signed(json.dumps(revocation).encode(), key_id)) == (
+        "malformed-announcement"
+    )
+
+
+def test_source_must_be_the_signing_ca(corridor: Corridor, directory: KeyDirectory) -> None:
+    ca = corridor.cas["CN"]
+    good = announce_certificate(ca, corridor.nodes["CN-CQ"].certificate, at=START)
+    envelope = build_envelope(
+        message_id="a2",
+        source="urn:ilstc:ca:LA",
+        type="org.ilstc.customs.keyannouncement.v1",
+        time=START,
+        content_type="application/json",
+        signer=ca.signer,
+        subject=corridor.nodes["CN-CQ"].key_id,
+    )
+    headers = sign_message(envelope, good.value, ca.signer)
+    assert refused(directory, Announcement(good.key, good.value, headers)) == "source-mismatch"
+
+
+def test_revocation_is_sticky_and_dated(
+    corridor: Corridor, directory: KeyDirectory, clock: FakeClock, send: Send
+) -> None:
+    ca, node = corridor.cas["CN"], corridor.nodes["CN-CQ"]
+    revoked_at = START + timedelta(hours=1)
+    revocation = announce_revocation(
+        ca, node.certificate, revoked_at=revoked_at, reason="key-compromise", at=revoked_at
+    )
+    result = directory.apply(revocation.headers, revocation.value)  # certificate never announced
+    assert (result.kind, result.changed) == ("revocation", True)
+    assert directory.keys.revoked_at(node.key_id) == revoked_at
+    clock.advance(3 * 3600)
+    verifier = make_verifier(directory.keys, clock)
+    early = send(time=START + timedelta(minutes=30), message_id="early")
+    late = send(time=START + timedelta(hours=2), message_id="late")
+    assert verifier.verify(early, VALUE).envelope.id == "early"
+    with pytest.raises(SignatureError) as caught:
+        verifier.verify(late, VALUE)
+    assert caught.value.code == "revoked"
+
+    again = announce_certificate(ca, node.certificate, at=START + timedelta(hours=3))
+    assert not directory.apply(again.headers, again.value).changed  # no un-revoking
+    assert directory.keys.revoked_at(node.key_id) == revoked_at
+    later = announce_revocation(
+        ca, node.certificate, revoked_at=START + timedelta(hours=2), reason="superseded", at=START
+    )
+    assert not directory.apply(later.headers, later.value).changed  # the earliest time wins
+
+
+def test_rotation_keeps_the_old_key_until_it_expires(
+    corridor: Corridor, directory: KeyDirectory, clock: FakeClock, send: Send
+) -> None:
+    ca, old = corridor.cas["CN"], corridor.nodes["CN-CQ"]
+    clock.advance(24 * 3600)
+    new = issue_node(ca, "CN-CQ", clock=clock)
+    for node in (old, new):
+        announcement = announce_certificate(ca, node.certificate, at=clock.now())
+        directory.apply(announcement.headers, announcement.value)
+    assert directory.keys.current_key("CN-CQ", clock.now()).key_id == new.key_id
+    assert directory.keys.current_key("CN-CQ", START).key_id == old.key_id
+    verifier = make_verifier(directory.keys, clock)
+    old_message = send(time=clock.now(), message_id="old-key")
+    new_message = send(time=clock.now(), message_id="new-key", signer=new.signer)
+    assert verifier.verify(old_message, VALUE).key_id == old.key_id
+    assert verifier.verify(new_message, VALUE).key_id == new.key_id
+    with pytest.raises(SignatureError) as caught:
+        directory.keys.current_key("CN-KMG", clock.now())
+    assert caught.value.code == "unknown-key-id"
