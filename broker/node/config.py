@@ -151,7 +151,13 @@ def load_node_config(path: Path, known_formats: frozenset[str] | None = None) ->
     if known_formats is not None and config.format not in known_formats:
         raise ConfigError(
             f"invalid node configuration {path}",
-            [Problem(f"unknown format; known: {', '.join(sorted(known_formats))}",
-                     source=str(path), field="format", value=config.format)],
-        )  # fmt: skip
+            [
+                Problem(
+                    f"unknown format; known: {', '.join(sorted(known_formats))}",
+                    source=str(path),
+                    field="format",
+                    value=config.format,
+                )
+            ],
+        )
     return config

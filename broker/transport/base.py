@@ -71,6 +71,10 @@ class Consumer(Protocol):
         """End offset minus committed offset for every assigned partition."""
         ...
 
+    async def caught_up(self) -> bool:
+        """True when this consumer has read up to the end of every assigned partition."""
+        ...
+
 
 class Admin(Protocol):
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:

@@ -135,6 +135,18 @@ class KafkaConsumer:
         return result
 
 
+    async def caught_up(self) -> bool:
+        assigned = list(self._client.assignment())
+        try:
+            ends = await self._client.end_offsets(assigned)
+            for tp in assigned:
+                if await self._client.position(tp) < ends[tp]:
+                    return False
+        except KafkaError as exc:
+            raise _wrap("reading end offsets", exc) from exc
+        return bool(assigned)
+
+
 class KafkaAdmin:
     def __init__(self, settings: KafkaSettings) -> None:
         self._client = AIOKafkaAdminClient(**client_kwargs(settings))

@@ -127,6 +127,13 @@ class MemoryConsumer:
         }
 
 
+    async def caught_up(self) -> bool:
+        return all(
+            position >= len(self._broker.partitions[topic][index])
+            for (topic, index), position in self._position.items()
+        )
+
+
 class MemoryAdmin:
     def __init__(self, broker: MemoryBroker) -> None:
         self._broker = broker

@@ -89,7 +89,10 @@ async def test_a_new_consumer_resumes_from_the_committed_offset(
     second = transport.consumer([topic], group)
     await second.start()
     try:
-        again = await second.fetch(100, 5.0)
+        again: list[InboundRecord] = []
+        while not await second.caught_up():
+            again.extend(await second.fetch(100, 1.0))
+        assert await second.caught_up()
     finally:
         await second.stop()
     assert [r.value for r in again] == [b"v3", b"v4"]

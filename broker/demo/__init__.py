@@ -1,0 +1,1 @@
+"""The corridor demo: four nodes on a local Kafka exchanging realistic traffic."""

@@ -1,0 +1,56 @@
+"""`customs-broker demo`: the corridor on a local Kafka (started or reused), in one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from broker.devkafka.cli import default_state_dir
+from broker.devkafka.config import ClusterSpec
+from broker.devkafka.launcher import LocalKafka
+from broker.transport.settings import KafkaSettings
+
+
+def register(sub: Any) -> None:
+    demo = sub.add_parser("demo", help="run CN-CQ, LA-VTE, TH-BKK, VN-HAN with realistic traffic")
+    demo.add_argument("--rate", type=float, default=20.0, help="declarations per second")
+    demo.add_argument("--duration", type=float, default=10.0, help="seconds of traffic")
+    demo.add_argument("--lines", type=int, default=5, help="goods lines per declaration")
+    demo.add_argument("--keep-running", action="store_true", help="serve until SIGINT/SIGTERM")
+    demo.add_argument("--port", type=int, default=9092, help="local Kafka client port")
+    demo.add_argument("--bootstrap-servers", help="use this Kafka instead of a local one")
+    demo.add_argument("--work-dir", type=Path, help="keys and node state (default: state dir)")
+    demo.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
+    demo.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from broker.demo.runner import CorridorDemo, DemoOptions
+
+    console = Console()
+    bootstrap = args.bootstrap_servers
+    if bootstrap is None:
+        spec = ClusterSpec(state_dir=default_state_dir(args.port), port=args.port)
+        state, started = LocalKafka(spec).up()
+        verb = "started" if started else "reused"
+        console.print(f"Apache Kafka {state.kafka_version} {verb} at {state.bootstrap_servers}")
+        bootstrap = state.bootstrap_servers
+    xdg = os.environ.get("XDG_STATE_HOME")
+    work = args.work_dir or (Path(xdg) if xdg else Path.home() / ".local" / "state") / (
+        "customs-broker/demo"
+    )
+    options = DemoOptions(
+        work_dir=work,
+        kafka=KafkaSettings(bootstrap_servers=bootstrap),
+        rate=args.rate,
+        duration=args.duration,
+        lines=args.lines,
+        keep_running=args.keep_running,
+        metrics=not args.no_metrics,
+    )
+    return asyncio.run(CorridorDemo(options, console).run())

@@ -1,0 +1,285 @@
+"""The corridor demo: four nodes, realistic traffic, two attacks, and an honest summary.
+
+Exit status 0 only when every legitimate declaration reached every recipient it was routed to
+and came back acknowledged (ACCEPTED receipt), and both attacks (a tampered record and a replay)
+ended in the dead-letter topic with the right reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import statistics
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from broker.clock import Clock, SystemClock
+from broker.demo.setup import demo_configs, ensure_demo_pki, prepare_corridor
+from broker.demo.traffic import Planned, corridor_traffic
+from broker.metrics import MetricsServer
+from broker.node.assemble import build_parts
+from broker.node.config import NodeConfig
+from broker.node.deadletter import read_dead_letter
+from broker.node.ledger import DeliveryStatus
+from broker.node.receiver import DeliverCallback, Delivered
+from broker.node.runtime import CorridorNode
+from broker.node.topics import dead_letter_topic, inbox_topic
+from broker.routing import route
+from broker.signing.envelope import parse_envelope
+from broker.signing.identity import node_id_from_urn
+from broker.transport.base import InboundRecord, OutboundRecord, Transport
+from broker.transport.kafka import KafkaTransport
+from broker.transport.settings import KafkaSettings
+
+ATTACK_TARGET = "LA-VTE"
+
+
+@dataclass
+class DemoOptions:
+    work_dir: Path
+    kafka: KafkaSettings
+    rate: float = 20.0
+    duration: float = 10.0
+    lines: int = 5
+    keep_running: bool = False
+    metrics: bool = True
+    settle_timeout_s: float = 60.0
+
+
+@dataclass
+class Books:
+    """What the demo expects and what it saw, per (sender, recipient) pair."""
+
+    expected: dict[tuple[str, str], str] = field(default_factory=dict)  # (message id, recipient)
+    delivered: dict[tuple[str, str], Delivered] = field(default_factory=dict)
+
+    def pair_of(self, key: tuple[str, str]) -> tuple[str, str]:
+        return self.expected[key], key[1]
+
+
+class CorridorDemo:
+    def __init__(self, options: DemoOptions, console: Console, clock: Clock | None = None) -> None:
+        self.options = options
+        self.console = console
+        self.clock = clock or SystemClock()
+        self.books = Books()
+        self.nodes: dict[str, CorridorNode] = {}
+        self._servers: list[MetricsServer] = []
+        self._transport: Transport = KafkaTransport(options.kafka)
+        self.run_id = "D" + format(int(time.time()) % 46_656_000, "x").upper()
+
+    # ------------------------------------------------------------------ main
+    async def run(self) -> int:
+        started = self.clock.now()
+        work = self.options.work_dir
+        await asyncio.to_thread(ensure_demo_pki, work / "pki", self.clock)
+        configs = demo_configs(work, self.options.kafka, self.options.metrics)
+        await prepare_corridor(self._transport, configs, work / "pki", self.clock)
+        stop = asyncio.Event()
+        await self._start_nodes(configs)
+        loops = [asyncio.create_task(node.run(stop)) for node in self.nodes.values()]
+        try:
+            await self._send_traffic()
+            attacks = await self._attack()
+            await self._settle()
+            letters = await self._dead_letters(started)
+            ok = self._summary(letters, attacks)
+            if self.options.keep_running:
+                await self._wait_for_signal()
+            return 0 if ok else 1
+        finally:
+            stop.set()
+            await asyncio.gather(*loops, return_exceptions=True)
+            for node in self.nodes.values():
+                await node.stop()
+                node.parts.ledger.close()
+            for server in self._servers:
+                server.stop()
+
+    async def _start_nodes(self, configs: list[NodeConfig]) -> None:
+        for config in configs:
+            parts = build_parts(config, clock=self.clock, registry=CollectorRegistry())
+            node = CorridorNode(parts, deliver=self._on_delivered(config.node_id))
+            await node.start()
+            self.nodes[config.node_id] = node
+            if config.metrics_port is not None:
+                self._serve_metrics(node, config.metrics_port)
+
+    def _serve_metrics(self, node: CorridorNode, port: int) -> None:
+        try:
+            server = MetricsServer(node.parts.metrics.registry, port, lambda: node.ready)
+        except OSError:  # the port is taken: any free one will do for a demo
+            server = MetricsServer(node.parts.metrics.registry, 0, lambda: node.ready)
+        server.start()
+        self._servers.append(server)
+        self.console.print(f"{node.node_id}: metrics on http://127.0.0.1:{server.port}/metrics")
+
+    def _on_delivered(self, recipient: str) -> DeliverCallback:
+        async def record(delivered: Delivered) -> None:
+            self.books.delivered[(delivered.message_id, recipient)] = delivered
+
+        return record
+
+    # ------------------------------------------------------------------ traffic
+    async def _send_traffic(self) -> None:
+        count = max(1, int(self.options.rate * self.options.duration))
+        planned = list(corridor_traffic(self.run_id, count, self.clock.now(), self.options.lines))
+        began = time.monotonic()
+        with Progress(console=self.console, transient=True) as progress:
+            task = progress.add_task(f"sending {count} declarations", total=count)
+            for index, plan in enumerate(planned):
+                await self._submit(plan)
+                progress.advance(task)
+                ahead = began + (index + 1) / self.options.rate - time.monotonic()
+                if ahead > 0:
+                    await asyncio.sleep(ahead)
+
+    async def _submit(self, plan: Planned) -> None:
+        node = self.nodes[plan.sender]
+        parts = node.parts
+        document = parts.formats.get(parts.config.format).render(plan.declaration).data
+        declaration = parts.formats.get(parts.config.format).parse(document)
+        message_id = str(declaration.message_id)
+        for partner in route(declaration, parts.config.country, parts.config.partners).recipients:
+            self.books.expected[(message_id, partner.node_id)] = plan.sender
+        await node.submit(document, source=f"{plan.scenario} {declaration.functional_reference}")
+
+    # ------------------------------------------------------------------ attacks
+    async def _attack(self) -> dict[str, str]:
+        """Tamper with one record to LA-VTE and replay another: message id -> expected reason."""
+        consumer = self._transport.consumer([inbox_topic(ATTACK_TARGET)], None)
+        await consumer.start()
+        try:
+            records: list[InboundRecord] = []
+            while len(records) < 2:
+                batch = await consumer.fetch(10, 5.0)
+                if not batch:
+                    raise RuntimeError(f"no traffic in {inbox_topic(ATTACK_TARGET)} to attack")
+                records += [r for r in batch if self.run_id in (r.key or b"").decode()]
+        finally:
+            await consumer.stop()
+        tampered, replayed = records[0], records[1]
+        value = bytearray(tampered.value)
+        value[len(value) // 2] ^= 0x01  # one bit flipped in transit
+        producer = self._transport.producer()
+        await producer.start()
+        try:
+            for record, body in ((tampered, bytes(value)), (replayed, replayed.value)):
+                await producer.send(OutboundRecord(record.topic, body, record.key, record.headers))
+        finally:
+            await producer.stop()
+        return {
+            parse_envelope(tampered.headers).id: "bad-signature",
+            parse_envelope(replayed.headers).id: "replay",
+        }
+
+    # ------------------------------------------------------------------ waiting, reading back
+    def _acknowledged(self) -> int:
+        done = 0
+        for (message_id, recipient), sender in self.books.expected.items():
+            for row in self.nodes[sender].parts.ledger.by_message(message_id):
+                if row.recipient == recipient and row.status is DeliveryStatus.DELIVERED:
+                    done += 1
+        return done
+
+    async def _settle(self) -> None:
+        total = len(self.books.expected)
+        deadline = time.monotonic() + self.options.settle_timeout_s
+        with Progress(console=self.console, transient=True) as progress:
+            delivered = progress.add_task("delivered", total=total)
+            acknowledged = progress.add_task("acknowledged", total=total)
+            while time.monotonic() < deadline:
+                got = sum(1 for key in self.books.expected if key in self.books.delivered)
+                acked = self._acknowledged()
+                progress.update(delivered, completed=got)
+                progress.update(acknowledged, completed=acked)
+                if got == total and acked == total:
+                    return
+                await asyncio.sleep(0.2)
+
+    async def _dead_letters(self, since: datetime) -> list[tuple[str, str, str, str]]:
+        """(sender, receiving node, message id, reason code) of this run's dead letters."""
+        found = []
+        for node_id in self.nodes:
+            consumer = self._transport.consumer([dead_letter_topic(node_id)], None)
+            await consumer.start()
+            try:
+                while batch := await consumer.fetch(500, 1.0):
+                    for record in batch:
+                        letter = read_dead_letter(record)
+                        if letter.time < since.isoformat():
+                            continue
+                        with contextlib.suppress(Exception):
+                            envelope = parse_envelope(letter.original_headers)
+                            sender = node_id_from_urn(envelope.source) or "?"
+                            found.append((sender, node_id, envelope.id, letter.code))
+            finally:
+                await consumer.stop()
+        return found
+
+    # ------------------------------------------------------------------ summary
+    def _summary(self, letters: list[tuple[str, str, str, str]], attacks: dict[str, str]) -> bool:
+        per_pair: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        latency: dict[tuple[str, str], list[float]] = defaultdict(list)
+        for key, sender in self.books.expected.items():
+            pair = (sender, key[1])
+            per_pair[pair]["sent"] += 1
+            arrived = self.books.delivered.get(key)
+            if arrived is not None:
+                per_pair[pair]["delivered"] += 1
+                latency[pair].append((arrived.delivered_at - arrived.sent_at).total_seconds())
+            for row in self.nodes[sender].parts.ledger.by_message(key[0]):
+                if row.recipient == key[1] and row.status is not DeliveryStatus.SENT:
+                    per_pair[pair][row.status.value] += 1
+        for sender, receiver, _, _ in letters:
+            per_pair[(sender, receiver)]["dead-lettered"] += 1
+        table = Table(title=f"ILSTC corridor demo, run {self.run_id}")
+        for column in ("sender", "recipient", "sent", "delivered", "receipts", "rejected",
+                       "dead-lettered", "p50 ms", "p99 ms"):  # fmt: skip
+            table.add_column(
+                column, justify="left" if column in ("sender", "recipient") else "right"
+            )
+        for (sender, recipient), counts in sorted(per_pair.items()):
+            times = sorted(latency[(sender, recipient)])
+            p50 = f"{statistics.median(times) * 1000:.0f}" if times else "-"
+            p99 = (
+                f"{times[min(len(times) - 1, int(len(times) * 0.99))] * 1000:.0f}" if times else "-"
+            )
+            table.add_row(
+                sender, recipient, str(counts["sent"]), str(counts["delivered"]),
+                str(counts["delivered"] + counts["rejected"]), str(counts["rejected"]),
+                str(counts["dead-lettered"]), p50, p99,
+            )  # fmt: skip
+        self.console.print(table)
+        caught = {message_id: code for _, _, message_id, code in letters}
+        attacks_ok = all(caught.get(mid) == code for mid, code in attacks.items())
+        for message_id, code in attacks.items():
+            seen = caught.get(message_id, "NOT dead-lettered")
+            self.console.print(f"attack {code:<14} on {ATTACK_TARGET}: {seen}")
+        total = len(self.books.expected)
+        delivered = sum(1 for key in self.books.expected if key in self.books.delivered)
+        acknowledged = self._acknowledged()
+        ok = delivered == total and acknowledged == total and attacks_ok
+        verdict = "[green]OK[/green]" if ok else "[red]FAILED[/red]"
+        self.console.print(
+            f"{verdict}: {delivered}/{total} deliveries, {acknowledged}/{total} acknowledged, "
+            f"attacks {'caught' if attacks_ok else 'NOT all caught'}"
+        )
+        return ok
+
+    async def _wait_for_signal(self) -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        self.console.print("nodes and metrics keep running; SIGINT or SIGTERM stops them")
+        await stop.wait()

@@ -1,0 +1,103 @@
+"""Demo set-up: keys for four national CAs and nodes, node configs, topics, key directory.
+
+The demo's PKI and node state persist in one work folder between runs (a key directory on a
+long-lived Kafka keeps working); each run's traffic is new (its references carry a run id).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from broker.clock import Clock
+from broker.formats.registry import default_registry
+from broker.node.config import NodeConfig, load_node_config
+from broker.node.topics import KEYS_TOPIC, corridor_topics
+from broker.signing.keydir import announce_certificate
+from broker.signing.keyfile import passphrase_from_file, write_owner_only, write_public_file
+from broker.signing.pki import create_ca, issue_node, load_ca, load_node, save_ca, save_node
+from broker.signing.trust import TrustList
+from broker.transport.base import OutboundRecord, Transport
+from broker.transport.settings import KafkaSettings
+
+DEMO_NODES = ("CN-CQ", "LA-VTE", "TH-BKK", "VN-HAN")
+PASSPHRASE_FILE = "passphrase.txt"  # noqa: S105 - a file name
+TRUST_LIST_FILE = "trust-list.pem"
+
+
+def repo_deploy_dir() -> Path:
+    """`deploy/nodes/` of the source tree the package runs from."""
+    return Path(__file__).resolve().parents[2] / "deploy" / "nodes"
+
+
+def ensure_demo_pki(pki: Path, clock: Clock) -> None:
+    """National CAs for CN, LA, TH, VN and one node each, unless already made."""
+    if (pki / TRUST_LIST_FILE).exists():
+        return
+    pki.mkdir(parents=True, exist_ok=True)
+    passphrase = SecretStr(secrets.token_urlsafe(24))
+    write_owner_only(pki / PASSPHRASE_FILE, passphrase.get_secret_value().encode())
+    authorities = []
+    for node_id in DEMO_NODES:
+        ca = create_ca(node_id[:2], clock=clock)
+        save_ca(ca, pki / "ca" / ca.country, passphrase)
+        save_node(issue_node(ca, node_id, clock=clock), pki / "nodes" / node_id, passphrase)
+        authorities.append(ca)
+    # Written last: its presence says the folder is complete.
+    write_public_file(pki / TRUST_LIST_FILE, TrustList(a.certificate for a in authorities).to_pem())
+
+
+def demo_configs(work: Path, kafka: KafkaSettings, metrics_ports: bool) -> list[NodeConfig]:
+    """The example configs of `deploy/nodes/`, pointed at the demo's folder and Kafka."""
+    known = frozenset(default_registry().ids())
+    configs = []
+    for node_id in DEMO_NODES:
+        config = load_node_config(repo_deploy_dir() / f"{node_id}.toml", known)
+        identity = config.identity.model_copy(
+            update={
+                "node_dir": work / "pki" / "nodes" / node_id,
+                "trust_list": work / "pki" / TRUST_LIST_FILE,
+                "passphrase_file": work / "pki" / PASSPHRASE_FILE,
+            }
+        )
+        configs.append(
+            config.model_copy(
+                update={
+                    "kafka": kafka,
+                    "identity": identity,
+                    "state_dir": work / "nodes" / node_id,
+                    "gateway_dir": work / "gateway" / node_id,
+                    "metrics_port": config.metrics_port if metrics_ports else None,
+                }
+            )
+        )
+    return configs
+
+
+async def prepare_corridor(
+    transport: Transport, configs: Sequence[NodeConfig], pki: Path, clock: Clock
+) -> None:
+    """Create the topics and announce every node certificate, signed by its national CA."""
+    admin = await transport.admin()
+    try:
+        await admin.ensure_topics(corridor_topics([c.node_id for c in configs], configs[0].topics))
+    finally:
+        await admin.close()
+    passphrase = passphrase_from_file(pki / PASSPHRASE_FILE)
+    producer = transport.producer()
+    await producer.start()
+    try:
+        for config in configs:
+            ca = load_ca(pki / "ca" / config.country, passphrase)
+            node = load_node(pki / "nodes" / config.node_id, passphrase)
+            announcement = announce_certificate(ca, node.certificate, at=clock.now())
+            await producer.send(
+                OutboundRecord(
+                    KEYS_TOPIC, announcement.value, announcement.key, tuple(announcement.headers)
+                )
+            )
+    finally:
+        await producer.stop()

@@ -1,0 +1,127 @@
+"""Prometheus metrics of one node, on a registry the caller owns (no global default registry).
+
+Names carry the `customs_` prefix and their unit; label sets are fixed and bounded (node ids,
+formats, reason codes, canonical field names, partitions): never a declaration id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from broker import __version__
+
+# From 5 ms (same machine) to 2 min (a partner's node down for a while).
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
+
+class NodeMetrics:
+    def __init__(self, registry: CollectorRegistry, *, node: str, country: str, fmt: str) -> None:
+        self.registry = registry
+        self.node = node
+        pair = ["sender", "recipient", "format"]
+        self.submitted = Counter(
+            "customs_declarations_submitted", "National documents accepted for sending",
+            ["sender", "format"], registry=registry,
+        )  # fmt: skip
+        self.sent = Counter(
+            "customs_declarations_sent", "Declarations acknowledged by Kafka, per recipient",
+            pair, registry=registry,
+        )  # fmt: skip
+        self.delivered = Counter(
+            "customs_declarations_delivered", "Declarations delivered to the national system",
+            pair, registry=registry,
+        )  # fmt: skip
+        self.rejected = Counter(
+            "customs_declarations_rejected", "Declarations refused on validation by the receiver",
+            pair, registry=registry,
+        )  # fmt: skip
+        self.receipts = Counter(
+            "customs_receipts_received", "Receipts received back from recipients",
+            ["sender", "recipient", "status"], registry=registry,
+        )  # fmt: skip
+        self.end_to_end_latency = Histogram(
+            "customs_end_to_end_latency_seconds", "From ce_time at the sender to delivery",
+            ["sender", "recipient"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.publish_latency = Histogram(
+            "customs_publish_latency_seconds", "From submit to Kafka's acknowledgement",
+            ["sender", "recipient"], buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.verification_failures = Counter(
+            "customs_verification_failures", "Records refused by verification, by reason",
+            ["node", "reason"], registry=registry,
+        )  # fmt: skip
+        self.dead_lettered = Counter(
+            "customs_dead_lettered", "Records written to the dead-letter topic, by reason",
+            ["node", "reason"], registry=registry,
+        )  # fmt: skip
+        self.receipts_pending = Gauge(
+            "customs_receipts_pending", "Declarations sent and not yet acknowledged",
+            ["node", "partner"], registry=registry,
+        )  # fmt: skip
+        self.receipts_overdue = Gauge(
+            "customs_receipts_overdue", "Declarations without a receipt past the deadline",
+            ["node", "partner"], registry=registry,
+        )  # fmt: skip
+        self.normalization_errors = Counter(
+            "customs_normalization_errors", "National documents refused by their parser",
+            ["node", "format"], registry=registry,
+        )  # fmt: skip
+        self.loss_fields = Counter(
+            "customs_loss_report_fields", "Canonical fields a target format could not carry",
+            ["node", "format", "field"], registry=registry,
+        )  # fmt: skip
+        self.consumer_lag = Gauge(
+            "customs_consumer_lag_records", "End offset minus committed offset",
+            ["node", "topic", "partition"], registry=registry,
+        )  # fmt: skip
+        Info("customs_node", "This node", registry=registry).info(
+            {"node": node, "country": country, "format": fmt, "version": __version__}
+        )
+
+
+class MetricsServer:
+    """`/metrics`, `/healthz` (process alive) and `/readyz` (node consuming) on one port."""
+
+    def __init__(self, registry: CollectorRegistry, port: int, ready: Callable[[], bool]) -> None:
+        registry_ = registry
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path.startswith("/metrics"):
+                    self._answer(200, generate_latest(registry_), CONTENT_TYPE_LATEST)
+                elif self.path == "/healthz":
+                    self._answer(200, b"ok\n", "text/plain")
+                elif self.path == "/readyz":
+                    ok = ready()
+                    self._answer(
+                        200 if ok else 503, b"ready\n" if ok else b"starting\n", "text/plain"
+                    )
+                else:
+                    self._answer(404, b"not found\n", "text/plain")
+
+            def _answer(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return  # scrapes every few seconds would drown the node's own log
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

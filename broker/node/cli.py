@@ -1,0 +1,251 @@
+"""`customs-broker node run|submit|status`, `dlq list|replay`, `topics ensure`, `keys ...`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from pathlib import Path
+from typing import Any
+
+from broker.clock import SystemClock
+from broker.metrics import MetricsServer
+from broker.node.assemble import build_parts
+from broker.node.config import NodeConfig, load_node_config
+from broker.node.deadletter import read_dead_letter, redrive_record
+from broker.node.runtime import CorridorNode
+from broker.node.topics import KEYS_TOPIC, corridor_topics, dead_letter_topic, inbox_topic
+from broker.signing.keydir import announce_certificate, announce_revocation
+from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
+from broker.signing.pki import load_ca, read_certificate
+from broker.transport.base import OutboundRecord
+from broker.transport.kafka import KafkaTransport
+
+
+def _config(args: argparse.Namespace) -> NodeConfig:
+    from broker.formats.registry import default_registry
+
+    return load_node_config(args.config, frozenset(default_registry().ids()))
+
+
+def register(sub: Any) -> None:
+    def command(group: Any, name: str, handler: Any, text: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = group.add_parser(name, help=text)
+        parser.add_argument("--config", type=Path, required=True, help="node TOML file")
+        parser.set_defaults(handler=handler)
+        return parser
+
+    node = sub.add_parser("node", help="run a corridor node").add_subparsers(
+        dest="node_command", required=True, metavar="COMMAND"
+    )
+    command(node, "run", _run, "consume the inbox and serve until SIGTERM/SIGINT")
+    submit = command(sub, "submit", _submit, "send a national document to the corridor")
+    submit.add_argument("document", type=Path)
+    submit.add_argument("--format", help="document format (default: the node's)")
+    status = command(sub, "status", _status, "where a declaration is, per recipient")
+    status.add_argument("reference")
+
+    dlq = sub.add_parser("dlq", help="dead letters").add_subparsers(
+        dest="dlq_command", required=True, metavar="COMMAND"
+    )
+    command(dlq, "list", _dlq_list, "show the node's dead letters with their reasons")
+    replay = command(dlq, "replay", _dlq_replay, "send dead letters back to the inbox")
+    replay.add_argument("--code", help="only letters with this reason code")
+
+    topics = sub.add_parser("topics", help="corridor topics").add_subparsers(
+        dest="topics_command", required=True, metavar="COMMAND"
+    )
+    command(topics, "ensure", _topics_ensure, "create this node's and its partners' topics")
+
+    keys = sub.add_parser("keys", help="key directory").add_subparsers(
+        dest="keys_command", required=True, metavar="COMMAND"
+    )
+    for name, handler, text in (
+        ("publish", _keys_publish, "announce a node certificate, signed by its national CA"),
+        ("revoke", _keys_revoke, "announce a revocation, signed by the national CA"),
+    ):
+        parser = command(keys, name, handler, text)
+        parser.add_argument("--ca", type=Path, required=True, help="national CA folder")
+        parser.add_argument("--certificate", type=Path, required=True)
+        parser.add_argument("--ca-passphrase-file", type=Path)
+        parser.add_argument("--ca-passphrase-env", default="CUSTOMS_CA_PASSPHRASE")
+
+
+async def _serve(config: NodeConfig) -> int:
+    parts = build_parts(config)
+    node = CorridorNode(parts)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    server = None
+    if config.metrics_port is not None:
+        server = MetricsServer(parts.metrics.registry, config.metrics_port, lambda: node.ready)
+        server.start()
+    await node.start()
+    print(f"{config.node_id}: consuming {inbox_topic(config.node_id)}; SIGTERM or Ctrl-C stops")
+    try:
+        await node.run(stop)  # returns after the batch in hand is handled and committed
+    finally:
+        await node.stop()
+        if server is not None:
+            server.stop()
+        parts.ledger.close()
+    print(f"{config.node_id}: stopped cleanly")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    return asyncio.run(_serve(_config(args)))
+
+
+async def _send_document(config: NodeConfig, document: Path, fmt: str | None) -> int:
+    data = await asyncio.to_thread(document.read_bytes)
+    parts = build_parts(config)
+    node = CorridorNode(parts)
+    await node.start(receive=False)
+    try:
+        result = await node.submit(data, fmt, source=str(document))
+    finally:
+        await node.stop()
+        parts.ledger.close()
+    for sent in result.sent:
+        where = (
+            f"{sent.delivery.topic}/{sent.delivery.partition}/{sent.delivery.offset}"
+            if sent.delivery
+            else "acknowledged earlier"
+        )
+        withheld = f"; withheld by policy: {', '.join(sent.withheld)}" if sent.withheld else ""
+        print(f"{result.reference} -> {sent.recipient}: {where}{withheld}")
+    for country in result.unserved_countries:
+        print(f"warning: no partner node serves {country}")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    return asyncio.run(_send_document(_config(args), args.document, args.format))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from broker.node.ledger import NodeLedger
+
+    config = _config(args)
+    ledger = NodeLedger(config.state_dir / "node.sqlite3")
+    try:
+        rows = ledger.by_reference(args.reference)
+    finally:
+        ledger.close()
+    if not rows:
+        print(f"{args.reference}: nothing sent under this reference by {config.node_id}")
+        return 1
+    for row in rows:
+        print(
+            f"{row.reference}  {row.recipient:<8} {row.status.value:<9} "
+            f"sent {row.sent_at:%Y-%m-%d %H:%M:%S}Z  {row.detail}"
+        )
+    return 0
+
+
+async def _read_all(config: NodeConfig, topic: str, group: str | None) -> list[Any]:
+    consumer = KafkaTransport(config.kafka).consumer([topic], group)
+    await consumer.start()
+    records = []
+    try:
+        while batch := await consumer.fetch(500, 2.0):
+            records.extend(batch)
+        if group is not None and records:
+            offsets: dict[tuple[str, int], int] = {}
+            for r in records:
+                offsets[(r.topic, r.partition)] = max(
+                    offsets.get((r.topic, r.partition), 0), r.offset + 1
+                )
+            await consumer.commit(offsets)
+    finally:
+        await consumer.stop()
+    return records
+
+
+def _dlq_list(args: argparse.Namespace) -> int:
+    config = _config(args)
+    records = asyncio.run(_read_all(config, dead_letter_topic(config.node_id), None))
+    for record in records:
+        letter = read_dead_letter(record)
+        print(f"{record.coordinates}  {letter.code:<30} from {letter.source}  {letter.reason}")
+    print(f"{len(records)} dead letter(s) in {dead_letter_topic(config.node_id)}")
+    return 0
+
+
+async def _replay(config: NodeConfig, code: str | None) -> int:
+    group = f"customs.dlq-replay.{config.node_id}"  # committed: a letter is re-driven once
+    records = await _read_all(config, dead_letter_topic(config.node_id), group)
+    letters = [read_dead_letter(r) for r in records]
+    chosen = [letter for letter in letters if code is None or letter.code == code]
+    producer = KafkaTransport(config.kafka).producer()
+    await producer.start()
+    try:
+        for letter in chosen:
+            await producer.send(redrive_record(letter, inbox_topic(config.node_id)))
+    finally:
+        await producer.stop()
+    print(f"re-drove {len(chosen)} of {len(letters)} new dead letter(s) to the inbox")
+    return 0
+
+
+def _dlq_replay(args: argparse.Namespace) -> int:
+    return asyncio.run(_replay(_config(args), args.code))
+
+
+async def _ensure(config: NodeConfig) -> list[str]:
+    nodes = [config.node_id, *(p.node_id for p in config.partners)]
+    admin = await KafkaTransport(config.kafka).admin()
+    try:
+        return await admin.ensure_topics(corridor_topics(nodes, config.topics))
+    finally:
+        await admin.close()
+
+
+def _topics_ensure(args: argparse.Namespace) -> int:
+    created = asyncio.run(_ensure(_config(args)))
+    print("created: " + (", ".join(created) if created else "nothing (all topics exist)"))
+    return 0
+
+
+def _announce(args: argparse.Namespace, revoke: bool) -> int:
+    config = _config(args)
+    passphrase = (
+        passphrase_from_file(args.ca_passphrase_file)
+        if args.ca_passphrase_file
+        else passphrase_from_env(args.ca_passphrase_env)
+    )
+    ca = load_ca(args.ca, passphrase)
+    certificate = read_certificate(args.certificate)
+    now = SystemClock().now()
+    announcement = (
+        announce_revocation(ca, certificate, revoked_at=now, reason="key-compromise", at=now)
+        if revoke
+        else announce_certificate(ca, certificate, at=now)
+    )
+
+    async def send() -> None:
+        producer = KafkaTransport(config.kafka).producer()
+        await producer.start()
+        try:
+            await producer.send(
+                OutboundRecord(
+                    KEYS_TOPIC, announcement.value, announcement.key, tuple(announcement.headers)
+                )
+            )
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    print(f"{'revoked' if revoke else 'published'} key {announcement.key.decode()} on {KEYS_TOPIC}")
+    return 0
+
+
+def _keys_publish(args: argparse.Namespace) -> int:
+    return _announce(args, revoke=False)
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    return _announce(args, revoke=True)

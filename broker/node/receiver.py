@@ -1,0 +1,250 @@
+"""Receiving: Kafka -> verify -> dedupe -> (unseal) -> Avro -> render -> deliver -> receipt.
+
+Nothing is dropped: a record that fails verification, decoding or anything unexpected goes to
+this node's dead-letter topic with its reason, and the partition moves on (a poison record never
+blocks it). Only a Kafka failure (`TransportError`) propagates: the batch is then not committed
+and is read again, which the delivery ledger makes harmless.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from broker.codec import SchemaKind
+from broker.errors import (
+    BrokerError,
+    CodecError,
+    FormatError,
+    Problem,
+    SignatureError,
+    TransportError,
+)
+from broker.model import Declaration, Receipt, ReceiptError, ReceiptStatus
+from broker.node.deadletter import dead_letter_record
+from broker.node.parts import NodeParts
+from broker.node.topics import dead_letter_topic, inbox_topic
+from broker.signing.envelope import (
+    TYPE_DECLARATION,
+    TYPE_RECEIPT,
+    build_envelope,
+    parse_envelope,
+    sign_message,
+)
+from broker.signing.identity import node_id_from_urn
+from broker.signing.reasons import Reason
+from broker.signing.seal import unseal_value
+from broker.signing.verify import VerifiedMessage, Verifier
+from broker.transport.base import InboundRecord, OutboundRecord, Producer
+
+log = logging.getLogger(__name__)
+AVRO = "application/avro"
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """A received declaration, rendered for the national system."""
+
+    sender: str
+    message_id: str
+    reference: str
+    declaration: Declaration
+    document: bytes
+    format: str
+    sent_at: datetime  # ce_time at the sender
+    delivered_at: datetime
+
+
+DeliverCallback = Callable[[Delivered], Awaitable[None]]
+
+
+class Receiver:
+    def __init__(
+        self,
+        parts: NodeParts,
+        producer: Producer,
+        verifier: Verifier,
+        deliver: DeliverCallback | None = None,
+    ) -> None:
+        self._parts = parts
+        self._producer = producer
+        self._verifier = verifier
+        self._deliver = deliver
+        self._node = parts.config.node_id
+        self._receipt_schema = parts.codec.writer_fingerprint_hex(SchemaKind.RECEIPT)
+
+    async def handle(self, record: InboundRecord) -> None:
+        try:
+            message = self._verifier.verify(record.headers, record.value)
+        except SignatureError as exc:
+            if exc.code == Reason.REPLAY and self._is_redelivery(record):
+                await self._acknowledge_again(record)
+                return
+            self._parts.metrics.verification_failures.labels(self._node, exc.code).inc()
+            await self._dead_letter(record, exc.code, str(exc))
+            return
+        try:
+            if message.envelope.type == TYPE_DECLARATION:
+                await self._on_declaration(record, message)
+            elif message.envelope.type == TYPE_RECEIPT:
+                self._on_receipt(message)
+            else:
+                self._verifier.release(message)
+                await self._dead_letter(record, "unsupported-type", message.envelope.type)
+        except TransportError:
+            self._verifier.release(message)
+            raise
+        except BrokerError as exc:
+            self._verifier.release(message)
+            code = exc.code if isinstance(exc, SignatureError) else type(exc).__name__
+            await self._dead_letter(record, code, str(exc))
+        except Exception as exc:  # a poison record must not stop the partition
+            self._verifier.release(message)
+            log.exception("unexpected failure", extra=self._about(record, message.envelope.id))
+            await self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
+
+    # ------------------------------------------------------------------ declarations
+    async def _on_declaration(self, record: InboundRecord, message: VerifiedMessage) -> None:
+        parts = self._parts
+        envelope = message.envelope
+        value = message.value
+        if envelope.seal is not None:
+            value = unseal_value(message, parts.identity.sealing_key)
+        try:
+            declaration = parts.codec.decode_declaration(value)
+        except CodecError as exc:
+            await self._reject(record, message, exc.problems, str(exc), "undecodable")
+            return
+        fmt = parts.config.format
+        try:
+            rendered = parts.formats.get(fmt).render(declaration)
+        except FormatError as exc:
+            await self._reject(record, message, exc.problems, str(exc), "unrenderable")
+            return
+        for field in rendered.loss.fields:
+            parts.metrics.loss_fields.labels(self._node, fmt, field).inc()
+        delivered = Delivered(
+            message.sender,
+            envelope.id,
+            declaration.functional_reference,
+            declaration,
+            rendered.data,
+            fmt,
+            envelope.time,
+            parts.clock.now(),
+        )
+        if self._deliver is not None:
+            await self._deliver(delivered)
+        if parts.gateway is not None:
+            extension = parts.formats.get(fmt).file_extension
+            parts.gateway.deliver(delivered.reference, envelope.id, extension, rendered.data)
+        now = parts.clock.now()
+        parts.ledger.record_delivered(envelope.id, record.coordinates, now)
+        self._verifier.mark_accepted(message)
+        parts.metrics.delivered.labels(message.sender, self._node, fmt).inc()
+        parts.metrics.end_to_end_latency.labels(message.sender, self._node).observe(
+            max(0.0, (now - envelope.time).total_seconds())
+        )
+        await self._send_receipt(message.sender, envelope.id, record.value, ())
+        log.info("delivered", extra=self._about(record, envelope.id))
+
+    async def _reject(
+        self,
+        record: InboundRecord,
+        message: VerifiedMessage,
+        problems: tuple[Problem, ...],
+        summary: str,
+        code: str,
+    ) -> None:
+        """The sender's document is wrong: tell it why, field by field (NCTS IE906 style)."""
+        errors = tuple(ReceiptError.from_problem(p) for p in problems)
+        if not errors:
+            errors = (ReceiptError(code=code, reason=summary[:1024] or code),)
+        parts = self._parts
+        parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
+        self._verifier.mark_accepted(message)
+        parts.metrics.rejected.labels(message.sender, self._node, parts.config.format).inc()
+        await self._send_receipt(message.sender, message.envelope.id, record.value, errors)
+        log.warning("rejected: %s", code, extra=self._about(record, message.envelope.id))
+
+    # ------------------------------------------------------------------ receipts
+    def _on_receipt(self, message: VerifiedMessage) -> None:
+        parts = self._parts
+        receipt = parts.codec.decode_receipt(message.value)
+        accepted = receipt.status is ReceiptStatus.ACCEPTED
+        detail = "; ".join(f"{e.code} {e.field or ''}: {e.reason}" for e in receipt.errors)
+        known = parts.ledger.record_receipt(
+            str(receipt.referenced_message_id), message.sender, accepted, detail, parts.clock.now()
+        )
+        self._verifier.mark_accepted(message)
+        parts.metrics.receipts.labels(self._node, message.sender, receipt.status.value).inc()
+        if not known:
+            log.warning(
+                "receipt for a message this node did not send",
+                extra={"message_id": message.envelope.id, "node": self._node},
+            )
+
+    async def _send_receipt(
+        self, recipient: str, referenced: str, received: bytes, errors: tuple[ReceiptError, ...]
+    ) -> None:
+        parts = self._parts
+        now = parts.clock.now()
+        receipt = Receipt(
+            message_id=uuid.uuid4(),
+            referenced_message_id=uuid.UUID(referenced),
+            received_sha256=hashlib.sha256(received).digest(),
+            receiving_node=self._node,
+            status=ReceiptStatus.REJECTED if errors else ReceiptStatus.ACCEPTED,
+            issue_time=now,
+            errors=errors,
+        )
+        value = parts.codec.encode_receipt(receipt)
+        envelope = build_envelope(
+            message_id=str(receipt.message_id),
+            source=parts.identity.source,
+            type=TYPE_RECEIPT,
+            time=now,
+            content_type=AVRO,
+            signer=parts.identity.signer,
+            subject=referenced,
+            dataschema=self._receipt_schema,
+            recipient=recipient,
+        )
+        headers = tuple(sign_message(envelope, value, parts.identity.signer))
+        await self._producer.send(
+            OutboundRecord(inbox_topic(recipient), value, referenced.encode(), headers)
+        )
+
+    # ------------------------------------------------------------------ redelivery, dead letters
+    def _is_redelivery(self, record: InboundRecord) -> bool:
+        """The same record read again after a crash (same coordinates), not a replay attack."""
+        message_id = parse_envelope(record.headers).id
+        return self._parts.ledger.delivered_from(message_id) == record.coordinates
+
+    async def _acknowledge_again(self, record: InboundRecord) -> None:
+        """The crash may have come before the receipt went out: send it (again)."""
+        envelope = parse_envelope(record.headers)
+        sender = node_id_from_urn(envelope.source)
+        if sender is not None and envelope.type == TYPE_DECLARATION:
+            await self._send_receipt(sender, envelope.id, record.value, ())
+
+    async def _dead_letter(self, record: InboundRecord, code: str, reason: str) -> None:
+        parts = self._parts
+        letter = dead_letter_record(
+            record,
+            topic=dead_letter_topic(self._node),
+            code=code,
+            reason=reason,
+            node_id=self._node,
+            at=parts.clock.now(),
+        )
+        await self._producer.send(letter)
+        parts.metrics.dead_lettered.labels(self._node, code).inc()
+        log.warning("dead-lettered: %s: %s", code, reason, extra=self._about(record, None))
+
+    def _about(self, record: InboundRecord, message_id: str | None) -> dict[str, str]:
+        return {"node": self._node, "message_id": message_id or "", "source": record.coordinates}

@@ -1,0 +1,222 @@
+"""A running node: its loops (inbox, key directory, gateway outbox, housekeeping) and its API.
+
+`CorridorNode.submit` is the Python entry point for sending; `run` consumes until `stop` is set,
+then finishes the batch in hand, commits it and closes (drain). Several processes running the
+same node share its inbox as one consumer group, each taking some partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+
+from broker.errors import BrokerError, FormatError, SignatureError, TransportError
+from broker.node.ledger import DeliveryStatus
+from broker.node.parts import NodeParts
+from broker.node.receiver import DeliverCallback, Receiver
+from broker.node.sender import Sender, SubmitResult
+from broker.node.topics import KEYS_TOPIC, inbox_topic
+from broker.signing.keydir import KeyDirectory
+from broker.signing.verify import Verifier
+from broker.transport.base import Consumer, InboundRecord, TopicPartition
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+IDLE_POLL_S = 0.5
+RETRY_BACKOFF_S = 2.0
+
+
+def _next_offsets(records: list[InboundRecord]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        key = (record.topic, record.partition)
+        offsets[key] = max(offsets.get(key, 0), record.offset + 1)
+    return offsets
+
+
+class CorridorNode:
+    def __init__(self, parts: NodeParts, *, deliver: DeliverCallback | None = None) -> None:
+        self.parts = parts
+        self.node_id = parts.config.node_id
+        self._producer = parts.transport.producer()
+        self._verifier = Verifier(
+            node_id=self.node_id,
+            keys=parts.keys,
+            replay=parts.replay,
+            clock=parts.clock,
+            allowed_skew=timedelta(seconds=parts.config.max_clock_skew_s),
+        )
+        self._sender = Sender(parts, self._producer)
+        self._receiver = Receiver(parts, self._producer, self._verifier, deliver)
+        self._directory = KeyDirectory(parts.keys)
+        self._keys_consumer: Consumer | None = None
+        self._inbox: Consumer | None = None
+        self.ready = False
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self, *, receive: bool = True) -> None:
+        """Connect and load the key directory; `receive=False` only sends (joins no group)."""
+        await self._producer.start()
+        self._keys_consumer = self.parts.transport.consumer([KEYS_TOPIC], None)
+        await self._keys_consumer.start()
+        await self._catch_up_keys()
+        if receive:
+            self._inbox = await self._new_inbox_consumer()
+        if self.parts.gateway is not None:
+            self.parts.gateway.create()
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for consumer in (self._inbox, self._keys_consumer):
+            if consumer is not None:
+                await consumer.stop()
+        await self._producer.stop()
+
+    async def _new_inbox_consumer(self) -> Consumer:
+        consumer = self.parts.transport.consumer(
+            [inbox_topic(self.node_id)], f"customs.node.{self.node_id}"
+        )
+        await consumer.start()
+        return consumer
+
+    # ------------------------------------------------------------------ API
+    async def submit(
+        self, data: bytes, fmt: str | None = None, *, source: str = ""
+    ) -> SubmitResult:
+        return await self._sender.submit(data, fmt, source=source)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume, apply keys, drain the gateway outbox and keep books until `stop` is set."""
+        loops = [self._inbox_loop(stop), self._keys_loop(stop), self._housekeeping_loop(stop)]
+        if self.parts.gateway is not None:
+            loops.append(self._gateway_loop(stop))
+        await asyncio.gather(*loops)
+
+    # ------------------------------------------------------------------ loops
+    async def _inbox_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.process_inbox_batch()
+            except TransportError as exc:
+                log.warning(
+                    "inbox: %s; retrying in %.0fs",
+                    exc,
+                    RETRY_BACKOFF_S,
+                    extra={"node": self.node_id},
+                )
+                await self._restart_inbox()
+
+    async def process_inbox_batch(self) -> int:
+        """Handle one fetched batch and commit it; returns the number of records handled."""
+        assert self._inbox is not None, "start() first"
+        records = await self._inbox.fetch(BATCH, IDLE_POLL_S)
+        handled: list[InboundRecord] = []
+        try:
+            for record in records:
+                await self._receiver.handle(record)
+                handled.append(record)
+        finally:
+            # Commit what was handled even when a Kafka error stopped the batch half way.
+            with contextlib.suppress(TransportError):
+                await self._inbox.commit(_next_offsets(handled))
+        return len(handled)
+
+    async def _restart_inbox(self) -> None:
+        """Re-read from the committed offsets: unhandled records of the failed batch come back."""
+        if self._inbox is not None:
+            with contextlib.suppress(BrokerError):
+                await self._inbox.stop()
+        await asyncio.sleep(RETRY_BACKOFF_S)
+        with contextlib.suppress(TransportError):
+            self._inbox = await self._new_inbox_consumer()
+
+    async def _catch_up_keys(self, timeout_s: float = 60.0) -> None:
+        """Apply every announcement already on the key directory before serving."""
+        assert self._keys_consumer is not None
+        deadline = self.parts.clock.monotonic() + timeout_s
+        while not await self._keys_consumer.caught_up():
+            if self.parts.clock.monotonic() > deadline:
+                raise TransportError(f"could not read {KEYS_TOPIC} to its end in {timeout_s}s")
+            await self._apply_keys(timeout_s=0.2)
+
+    async def _apply_keys(self, timeout_s: float) -> int:
+        assert self._keys_consumer is not None
+        records = await self._keys_consumer.fetch(BATCH, timeout_s)
+        for record in records:
+            try:
+                result = self._directory.apply(record.headers, record.value)
+            except SignatureError as exc:
+                self.parts.metrics.verification_failures.labels(self.node_id, exc.code).inc()
+                log.warning(
+                    "key announcement refused: %s",
+                    exc,
+                    extra={"node": self.node_id, "source": record.coordinates},
+                )
+                continue
+            if result.changed:
+                log.info(
+                    "key directory: %s %s for %s",
+                    result.kind,
+                    result.key_id[:16],
+                    result.node_id,
+                    extra={"node": self.node_id},
+                )
+        return len(records)
+
+    async def _keys_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self._apply_keys(timeout_s=IDLE_POLL_S)
+            except TransportError as exc:
+                log.warning("key directory: %s", exc, extra={"node": self.node_id})
+                await asyncio.sleep(RETRY_BACKOFF_S)
+
+    async def _gateway_loop(self, stop: asyncio.Event, settle_s: float = 0.2) -> None:
+        gateway = self.parts.gateway
+        assert gateway is not None
+        while not stop.is_set():
+            for path in gateway.ready_files(settle_s):
+                try:
+                    await self.submit(await asyncio.to_thread(path.read_bytes), source=path.name)
+                except TransportError as exc:  # Kafka is away: the file waits in the outbox
+                    log.warning("outbox %s stays: %s", path.name, exc, extra={"node": self.node_id})
+                    break
+                except FormatError as exc:
+                    gateway.move_to_failed(path, str(exc))
+                except BrokerError as exc:
+                    gateway.move_to_failed(path, f"{type(exc).__name__}: {exc}")
+                else:
+                    gateway.move_to_sent(path)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
+
+    async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.keep_books()
+            if self._inbox is not None:
+                with contextlib.suppress(TransportError):
+                    self._record_lag(await self._inbox.lag())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    def keep_books(self) -> None:
+        """Mark overdue receipts and refresh the receipt gauges."""
+        parts = self.parts
+        parts.ledger.mark_overdue(
+            parts.clock.now(), timedelta(seconds=parts.config.receipt_timeout_s)
+        )
+        counts = parts.ledger.counts_by_recipient()
+        for partner in parts.config.partners:
+            pending = counts.get((partner.node_id, DeliveryStatus.SENT), 0)
+            overdue = counts.get((partner.node_id, DeliveryStatus.OVERDUE), 0)
+            parts.metrics.receipts_pending.labels(self.node_id, partner.node_id).set(pending)
+            parts.metrics.receipts_overdue.labels(self.node_id, partner.node_id).set(overdue)
+
+    def _record_lag(self, lag: Mapping[TopicPartition, int]) -> None:
+        for (topic, partition), value in lag.items():
+            self.parts.metrics.consumer_lag.labels(self.node_id, topic, str(partition)).set(value)
