@@ -7,6 +7,7 @@ from the format adapters, which have tests of their own.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +20,13 @@ from broker.codec import Codec
 from broker.errors import FormatError
 from broker.metrics import NodeMetrics
 from broker.model import Declaration, problems_from
-from broker.node.config import IdentitySettings, NodeConfig, Partner
+from broker.node.config import IdentitySettings, NodeConfig, Partner, TopicSettings
 from broker.node.gateway import GatewayFolders
 from broker.node.ledger import NodeLedger
 from broker.node.parts import NodeParts
 from broker.node.receiver import Delivered
 from broker.node.runtime import CorridorNode
-from broker.node.topics import KEYS_TOPIC, corridor_topics
+from broker.node.topics import CorridorTopics
 from broker.signing.keydir import announce_certificate
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import CertificateAuthority, NodeIdentity, create_ca, issue_node
@@ -37,7 +38,7 @@ from broker.transport.settings import KafkaSettings
 
 @dataclass(frozen=True)
 class _Loss:
-    fields: tuple[str, ...] = ()
+    paths: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,10 @@ class SmallCorridor:
     identities: dict[str, NodeIdentity] = field(default_factory=dict)
     deliveries: dict[str, list[Delivered]] = field(default_factory=dict)
     codec: Codec = field(default_factory=Codec)
+    # Fresh topic names per corridor: tests never see each other's records or offsets.
+    topics: CorridorTopics = field(
+        default_factory=lambda: CorridorTopics(f"test.{uuid.uuid4().hex[:12]}")
+    )
 
     def __post_init__(self) -> None:
         for node_id in self.partners:
@@ -91,10 +96,10 @@ class SmallCorridor:
         return TrustList(ca.certificate for ca in self.authorities.values())
 
     async def prepare(self) -> None:
-        settings = NodeConfig.model_fields["topics"].default
+        settings = self.topic_settings
         admin = await self.transport.admin()
         try:
-            await admin.ensure_topics(corridor_topics(list(self.partners), settings))
+            await admin.ensure_topics(self.topics.specs(list(self.partners), settings))
         finally:
             await admin.close()
         producer = self.transport.producer()
@@ -105,7 +110,7 @@ class SmallCorridor:
                 announcement = announce_certificate(ca, identity.certificate, at=self.clock.now())
                 await producer.send(
                     OutboundRecord(
-                        KEYS_TOPIC,
+                        self.topics.keys,
                         announcement.value,
                         announcement.key,
                         tuple(announcement.headers),
@@ -114,6 +119,10 @@ class SmallCorridor:
         finally:
             await producer.stop()
 
+    @property
+    def topic_settings(self) -> TopicSettings:
+        return TopicSettings(namespace=self.topics.namespace)
+
     def config(self, node_id: str, **changes: object) -> NodeConfig:
         data: dict[str, object] = {
             "node_id": node_id,
@@ -121,6 +130,7 @@ class SmallCorridor:
             "kafka": KafkaSettings(),
             "identity": IdentitySettings(node_dir=self.root, trust_list=self.root),
             "partners": self.partners[node_id],
+            "topics": self.topic_settings,
             "state_dir": self.root / "state" / node_id,
             "receipt_timeout_s": 30.0,
         }

@@ -26,6 +26,11 @@ def register(sub: Any) -> None:
     demo.add_argument("--bootstrap-servers", help="use this Kafka instead of a local one")
     demo.add_argument("--work-dir", type=Path, help="keys and node state (default: state dir)")
     demo.add_argument("--no-metrics", action="store_true", help="do not serve /metrics")
+    demo.add_argument(
+        "--metrics-base-port",
+        type=int,
+        help="serve node i's /metrics on this port + i (default: each config's metrics_port)",
+    )
     demo.set_defaults(handler=_demo)
 
 
@@ -52,5 +57,6 @@ def _demo(args: argparse.Namespace) -> int:
         lines=args.lines,
         keep_running=args.keep_running,
         metrics=not args.no_metrics,
+        metrics_base_port=args.metrics_base_port,
     )
     return asyncio.run(CorridorDemo(options, console).run())

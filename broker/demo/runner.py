@@ -32,7 +32,6 @@ from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.receiver import DeliverCallback, Delivered
 from broker.node.runtime import CorridorNode
-from broker.node.topics import dead_letter_topic, inbox_topic
 from broker.routing import route
 from broker.signing.envelope import parse_envelope
 from broker.signing.identity import node_id_from_urn
@@ -52,6 +51,7 @@ class DemoOptions:
     lines: int = 5
     keep_running: bool = False
     metrics: bool = True
+    metrics_base_port: int | None = None
     settle_timeout_s: float = 60.0
 
 
@@ -82,7 +82,9 @@ class CorridorDemo:
         started = self.clock.now()
         work = self.options.work_dir
         await asyncio.to_thread(ensure_demo_pki, work / "pki", self.clock)
-        configs = demo_configs(work, self.options.kafka, self.options.metrics)
+        configs = demo_configs(
+            work, self.options.kafka, self.options.metrics, self.options.metrics_base_port
+        )
         await prepare_corridor(self._transport, configs, work / "pki", self.clock)
         stop = asyncio.Event()
         await self._start_nodes(configs)
@@ -156,14 +158,15 @@ class CorridorDemo:
     # ------------------------------------------------------------------ attacks
     async def _attack(self) -> dict[str, str]:
         """Tamper with one record to LA-VTE and replay another: message id -> expected reason."""
-        consumer = self._transport.consumer([inbox_topic(ATTACK_TARGET)], None)
+        target = self.nodes[ATTACK_TARGET].topics.inbox(ATTACK_TARGET)
+        consumer = self._transport.consumer([target], None)
         await consumer.start()
         try:
             records: list[InboundRecord] = []
             while len(records) < 2:
                 batch = await consumer.fetch(10, 5.0)
                 if not batch:
-                    raise RuntimeError(f"no traffic in {inbox_topic(ATTACK_TARGET)} to attack")
+                    raise RuntimeError(f"no traffic in {target} to attack")
                 records += [r for r in batch if self.run_id in (r.key or b"").decode()]
         finally:
             await consumer.stop()
@@ -210,7 +213,8 @@ class CorridorDemo:
         """(sender, receiving node, message id, reason code) of this run's dead letters."""
         found = []
         for node_id in self.nodes:
-            consumer = self._transport.consumer([dead_letter_topic(node_id)], None)
+            topic = self.nodes[node_id].topics.dead_letters(node_id)
+            consumer = self._transport.consumer([topic], None)
             await consumer.start()
             try:
                 while batch := await consumer.fetch(500, 1.0):

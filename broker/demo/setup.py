@@ -15,7 +15,7 @@ from pydantic import SecretStr
 from broker.clock import Clock
 from broker.formats.registry import default_registry
 from broker.node.config import NodeConfig, load_node_config
-from broker.node.topics import KEYS_TOPIC, corridor_topics
+from broker.node.topics import CorridorTopics
 from broker.signing.keydir import announce_certificate
 from broker.signing.keyfile import passphrase_from_file, write_owner_only, write_public_file
 from broker.signing.pki import create_ca, issue_node, load_ca, load_node, save_ca, save_node
@@ -50,11 +50,13 @@ def ensure_demo_pki(pki: Path, clock: Clock) -> None:
     write_public_file(pki / TRUST_LIST_FILE, TrustList(a.certificate for a in authorities).to_pem())
 
 
-def demo_configs(work: Path, kafka: KafkaSettings, metrics_ports: bool) -> list[NodeConfig]:
+def demo_configs(
+    work: Path, kafka: KafkaSettings, metrics: bool, metrics_base_port: int | None = None
+) -> list[NodeConfig]:
     """The example configs of `deploy/nodes/`, pointed at the demo's folder and Kafka."""
     known = frozenset(default_registry().ids())
     configs = []
-    for node_id in DEMO_NODES:
+    for index, node_id in enumerate(DEMO_NODES):
         config = load_node_config(repo_deploy_dir() / f"{node_id}.toml", known)
         identity = config.identity.model_copy(
             update={
@@ -70,7 +72,13 @@ def demo_configs(work: Path, kafka: KafkaSettings, metrics_ports: bool) -> list[
                     "identity": identity,
                     "state_dir": work / "nodes" / node_id,
                     "gateway_dir": work / "gateway" / node_id,
-                    "metrics_port": config.metrics_port if metrics_ports else None,
+                    "metrics_port": (
+                        None
+                        if not metrics
+                        else config.metrics_port
+                        if metrics_base_port is None
+                        else metrics_base_port + index
+                    ),
                 }
             )
         )
@@ -81,9 +89,10 @@ async def prepare_corridor(
     transport: Transport, configs: Sequence[NodeConfig], pki: Path, clock: Clock
 ) -> None:
     """Create the topics and announce every node certificate, signed by its national CA."""
+    topics = CorridorTopics.of(configs[0].topics)
     admin = await transport.admin()
     try:
-        await admin.ensure_topics(corridor_topics([c.node_id for c in configs], configs[0].topics))
+        await admin.ensure_topics(topics.specs([c.node_id for c in configs], configs[0].topics))
     finally:
         await admin.close()
     passphrase = passphrase_from_file(pki / PASSPHRASE_FILE)
@@ -96,7 +105,7 @@ async def prepare_corridor(
             announcement = announce_certificate(ca, node.certificate, at=clock.now())
             await producer.send(
                 OutboundRecord(
-                    KEYS_TOPIC, announcement.value, announcement.key, tuple(announcement.headers)
+                    topics.keys, announcement.value, announcement.key, tuple(announcement.headers)
                 )
             )
     finally:

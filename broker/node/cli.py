@@ -14,7 +14,7 @@ from broker.node.assemble import build_parts
 from broker.node.config import NodeConfig, load_node_config
 from broker.node.deadletter import read_dead_letter, redrive_record
 from broker.node.runtime import CorridorNode
-from broker.node.topics import KEYS_TOPIC, corridor_topics, dead_letter_topic, inbox_topic
+from broker.node.topics import CorridorTopics
 from broker.signing.keydir import announce_certificate, announce_revocation
 from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
 from broker.signing.pki import load_ca, read_certificate
@@ -83,7 +83,7 @@ async def _serve(config: NodeConfig) -> int:
         server = MetricsServer(parts.metrics.registry, config.metrics_port, lambda: node.ready)
         server.start()
     await node.start()
-    print(f"{config.node_id}: consuming {inbox_topic(config.node_id)}; SIGTERM or Ctrl-C stops")
+    print(f"{config.node_id}: consuming {node.topics.inbox(config.node_id)}; SIGTERM stops")
     try:
         await node.run(stop)  # returns after the batch in hand is handled and committed
     finally:
@@ -167,24 +167,26 @@ async def _read_all(config: NodeConfig, topic: str, group: str | None) -> list[A
 
 def _dlq_list(args: argparse.Namespace) -> int:
     config = _config(args)
-    records = asyncio.run(_read_all(config, dead_letter_topic(config.node_id), None))
+    topic = CorridorTopics.of(config.topics).dead_letters(config.node_id)
+    records = asyncio.run(_read_all(config, topic, None))
     for record in records:
         letter = read_dead_letter(record)
         print(f"{record.coordinates}  {letter.code:<30} from {letter.source}  {letter.reason}")
-    print(f"{len(records)} dead letter(s) in {dead_letter_topic(config.node_id)}")
+    print(f"{len(records)} dead letter(s) in {topic}")
     return 0
 
 
 async def _replay(config: NodeConfig, code: str | None) -> int:
-    group = f"customs.dlq-replay.{config.node_id}"  # committed: a letter is re-driven once
-    records = await _read_all(config, dead_letter_topic(config.node_id), group)
+    topics = CorridorTopics.of(config.topics)
+    group = f"{topics.namespace}.dlq-replay.{config.node_id}"  # committed: re-driven once
+    records = await _read_all(config, topics.dead_letters(config.node_id), group)
     letters = [read_dead_letter(r) for r in records]
     chosen = [letter for letter in letters if code is None or letter.code == code]
     producer = KafkaTransport(config.kafka).producer()
     await producer.start()
     try:
         for letter in chosen:
-            await producer.send(redrive_record(letter, inbox_topic(config.node_id)))
+            await producer.send(redrive_record(letter, topics.inbox(config.node_id)))
     finally:
         await producer.stop()
     print(f"re-drove {len(chosen)} of {len(letters)} new dead letter(s) to the inbox")
@@ -199,7 +201,9 @@ async def _ensure(config: NodeConfig) -> list[str]:
     nodes = [config.node_id, *(p.node_id for p in config.partners)]
     admin = await KafkaTransport(config.kafka).admin()
     try:
-        return await admin.ensure_topics(corridor_topics(nodes, config.topics))
+        return await admin.ensure_topics(
+            CorridorTopics.of(config.topics).specs(nodes, config.topics)
+        )
     finally:
         await admin.close()
 
@@ -226,20 +230,22 @@ def _announce(args: argparse.Namespace, revoke: bool) -> int:
         else announce_certificate(ca, certificate, at=now)
     )
 
+    keys_topic = CorridorTopics.of(config.topics).keys
+
     async def send() -> None:
         producer = KafkaTransport(config.kafka).producer()
         await producer.start()
         try:
             await producer.send(
                 OutboundRecord(
-                    KEYS_TOPIC, announcement.value, announcement.key, tuple(announcement.headers)
+                    keys_topic, announcement.value, announcement.key, tuple(announcement.headers)
                 )
             )
         finally:
             await producer.stop()
 
     asyncio.run(send())
-    print(f"{'revoked' if revoke else 'published'} key {announcement.key.decode()} on {KEYS_TOPIC}")
+    print(f"{'revoked' if revoke else 'published'} key {announcement.key.decode()} on {keys_topic}")
     return 0
 
 

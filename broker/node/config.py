@@ -35,6 +35,7 @@ class IdentitySettings(_Section):
 
 
 class TopicSettings(_Section):
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,100}$")] = "customs.v1"
     partitions: Annotated[int, Field(ge=1, le=1000)] = 3
     replication_factor: Annotated[int, Field(ge=1, le=7)] = 1
     min_insync_replicas: Annotated[int, Field(ge=1, le=7)] = 1

@@ -21,7 +21,7 @@ from broker.transport.base import Transport
 
 class LossReport(Protocol):
     @property
-    def fields(self) -> Collection[str]: ...
+    def paths(self) -> Collection[str]: ...
 
 
 class Rendered(Protocol):

@@ -24,10 +24,11 @@ from broker.errors import (
     SignatureError,
     TransportError,
 )
+from broker.formats.base import pattern_of
 from broker.model import Declaration, Receipt, ReceiptError, ReceiptStatus
 from broker.node.deadletter import dead_letter_record
 from broker.node.parts import NodeParts
-from broker.node.topics import dead_letter_topic, inbox_topic
+from broker.node.topics import CorridorTopics
 from broker.signing.envelope import (
     TYPE_DECLARATION,
     TYPE_RECEIPT,
@@ -75,6 +76,7 @@ class Receiver:
         self._verifier = verifier
         self._deliver = deliver
         self._node = parts.config.node_id
+        self._topics = CorridorTopics.of(parts.config.topics)
         self._receipt_schema = parts.codec.writer_fingerprint_hex(SchemaKind.RECEIPT)
 
     async def handle(self, record: InboundRecord) -> None:
@@ -125,8 +127,8 @@ class Receiver:
         except FormatError as exc:
             await self._reject(record, message, exc.problems, str(exc), "unrenderable")
             return
-        for field in rendered.loss.fields:
-            parts.metrics.loss_fields.labels(self._node, fmt, field).inc()
+        for pattern in {pattern_of(path) for path in rendered.loss.paths}:
+            parts.metrics.loss_fields.labels(self._node, fmt, pattern).inc()
         delivered = Delivered(
             message.sender,
             envelope.id,
@@ -216,7 +218,7 @@ class Receiver:
         )
         headers = tuple(sign_message(envelope, value, parts.identity.signer))
         await self._producer.send(
-            OutboundRecord(inbox_topic(recipient), value, referenced.encode(), headers)
+            OutboundRecord(self._topics.inbox(recipient), value, referenced.encode(), headers)
         )
 
     # ------------------------------------------------------------------ redelivery, dead letters
@@ -236,7 +238,7 @@ class Receiver:
         parts = self._parts
         letter = dead_letter_record(
             record,
-            topic=dead_letter_topic(self._node),
+            topic=self._topics.dead_letters(self._node),
             code=code,
             reason=reason,
             node_id=self._node,

@@ -18,7 +18,7 @@ from broker.node.ledger import DeliveryStatus
 from broker.node.parts import NodeParts
 from broker.node.receiver import DeliverCallback, Receiver
 from broker.node.sender import Sender, SubmitResult
-from broker.node.topics import KEYS_TOPIC, inbox_topic
+from broker.node.topics import CorridorTopics
 from broker.signing.keydir import KeyDirectory
 from broker.signing.verify import Verifier
 from broker.transport.base import Consumer, InboundRecord, TopicPartition
@@ -53,6 +53,7 @@ class CorridorNode:
         self._sender = Sender(parts, self._producer)
         self._receiver = Receiver(parts, self._producer, self._verifier, deliver)
         self._directory = KeyDirectory(parts.keys)
+        self.topics = CorridorTopics.of(parts.config.topics)
         self._keys_consumer: Consumer | None = None
         self._inbox: Consumer | None = None
         self.ready = False
@@ -61,7 +62,7 @@ class CorridorNode:
     async def start(self, *, receive: bool = True) -> None:
         """Connect and load the key directory; `receive=False` only sends (joins no group)."""
         await self._producer.start()
-        self._keys_consumer = self.parts.transport.consumer([KEYS_TOPIC], None)
+        self._keys_consumer = self.parts.transport.consumer([self.topics.keys], None)
         await self._keys_consumer.start()
         await self._catch_up_keys()
         if receive:
@@ -79,7 +80,7 @@ class CorridorNode:
 
     async def _new_inbox_consumer(self) -> Consumer:
         consumer = self.parts.transport.consumer(
-            [inbox_topic(self.node_id)], f"customs.node.{self.node_id}"
+            [self.topics.inbox(self.node_id)], self.topics.group(self.node_id)
         )
         await consumer.start()
         return consumer
@@ -141,7 +142,9 @@ class CorridorNode:
         deadline = self.parts.clock.monotonic() + timeout_s
         while not await self._keys_consumer.caught_up():
             if self.parts.clock.monotonic() > deadline:
-                raise TransportError(f"could not read {KEYS_TOPIC} to its end in {timeout_s}s")
+                raise TransportError(
+                    f"could not read {self.topics.keys} to its end in {timeout_s}s"
+                )
             await self._apply_keys(timeout_s=0.2)
 
     async def _apply_keys(self, timeout_s: float) -> int:

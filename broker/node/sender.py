@@ -16,7 +16,7 @@ from broker.errors import FormatError
 from broker.model import Declaration
 from broker.node.config import Partner
 from broker.node.parts import NodeParts
-from broker.node.topics import inbox_topic
+from broker.node.topics import CorridorTopics
 from broker.policy import apply_policy
 from broker.routing import route
 from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
@@ -46,6 +46,7 @@ class Sender:
     def __init__(self, parts: NodeParts, producer: Producer) -> None:
         self._parts = parts
         self._producer = producer
+        self._topics = CorridorTopics.of(parts.config.topics)
         self._fingerprint = parts.codec.writer_fingerprint_hex(SchemaKind.DECLARATION)
 
     async def submit(
@@ -115,7 +116,7 @@ class Sender:
         )
         headers = sign_message(envelope, value, parts.identity.signer)
         record = OutboundRecord(
-            inbox_topic(partner.node_id),
+            self._topics.inbox(partner.node_id),
             value,
             declaration.functional_reference.encode("utf-8"),
             tuple(headers),

@@ -1,35 +1,54 @@
-"""Topic layout of the corridor: one inbox and one dead-letter topic per node, one key directory."""
+"""Topic layout of a corridor: one inbox and one dead-letter topic per node, one key directory.
+
+Every name lives under a namespace (`customs.v1` by default), so several corridors (or test runs)
+can share one Kafka cluster without seeing each other's records.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from broker.node.config import TopicSettings
 from broker.transport.base import TopicSpec
 
-KEYS_TOPIC = "customs.v1.keys"
 
+@dataclass(frozen=True)
+class CorridorTopics:
+    namespace: str = "customs.v1"
 
-def inbox_topic(node_id: str) -> str:
-    return f"customs.v1.inbox.{node_id}"
+    @classmethod
+    def of(cls, settings: TopicSettings) -> CorridorTopics:
+        return cls(settings.namespace)
 
+    @property
+    def keys(self) -> str:
+        return f"{self.namespace}.keys"
 
-def dead_letter_topic(node_id: str) -> str:
-    return f"customs.v1.dlq.{node_id}"
+    def inbox(self, node_id: str) -> str:
+        return f"{self.namespace}.inbox.{node_id}"
 
+    def dead_letters(self, node_id: str) -> str:
+        return f"{self.namespace}.dlq.{node_id}"
 
-def corridor_topics(node_ids: Iterable[str], settings: TopicSettings) -> list[TopicSpec]:
-    """Every node's inbox and dead-letter topic, and the compacted key directory."""
-    durable = {"min.insync.replicas": str(settings.min_insync_replicas)}
-    specs = [
-        TopicSpec(
-            KEYS_TOPIC,
-            1,  # one partition: announcements are applied in the order the CAs made them
-            settings.replication_factor,
-            {**durable, "cleanup.policy": "compact"},
-        )
-    ]
-    for node_id in sorted(set(node_ids)):
-        for name in (inbox_topic(node_id), dead_letter_topic(node_id)):
-            specs.append(TopicSpec(name, settings.partitions, settings.replication_factor, durable))
-    return specs
+    def group(self, node_id: str) -> str:
+        """The consumer group of all processes of one node (they share its inbox)."""
+        return f"{self.namespace}.node.{node_id}"
+
+    def specs(self, node_ids: Iterable[str], settings: TopicSettings) -> list[TopicSpec]:
+        """Every node's inbox and dead-letter topic, and the compacted key directory."""
+        durable = {"min.insync.replicas": str(settings.min_insync_replicas)}
+        specs = [
+            TopicSpec(
+                self.keys,
+                1,  # one partition: announcements apply in the order the CAs made them
+                settings.replication_factor,
+                {**durable, "cleanup.policy": "compact"},
+            )
+        ]
+        for node_id in sorted(set(node_ids)):
+            for name in (self.inbox(node_id), self.dead_letters(node_id)):
+                specs.append(
+                    TopicSpec(name, settings.partitions, settings.replication_factor, durable)
+                )
+        return specs

@@ -22,7 +22,6 @@ from broker.node.config import Partner
 from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
-from broker.node.topics import KEYS_TOPIC, dead_letter_topic, inbox_topic
 from broker.signing.envelope import parse_envelope
 from broker.signing.keydir import Announcement, announce_certificate, announce_revocation
 from broker.signing.pki import NodeIdentity, issue_node
@@ -124,7 +123,7 @@ async def test_sealed_bytes_on_kafka_hide_the_declaration_and_only_the_recipient
 
     # A plain aiokafka consumer: what the corridor operator sees.
     consumer = AIOKafkaConsumer(
-        inbox_topic("TH-BKK"), bootstrap_servers=kafka.bootstrap_servers,
+        corridor.topics.inbox("TH-BKK"), bootstrap_servers=kafka.bootstrap_servers,
         auto_offset_reset="earliest", group_id=None,
     )  # fmt: skip
     await consumer.start()
@@ -159,14 +158,16 @@ async def test_attacks_end_in_the_dead_letter_topic_and_the_stream_keeps_flowing
         sample_declaration(lines=1, reference=first).model_dump_json().encode()
     )
     await eventually(lambda: any(d.reference == first for d in corridor.deliveries["LA-VTE"]))
-    [original] = await read_topic(kafka, inbox_topic("LA-VTE"), lambda r: r.key == first.encode())
+    [original] = await read_topic(
+        kafka, corridor.topics.inbox("LA-VTE"), lambda r: r.key == first.encode()
+    )
     [to_thailand] = await read_topic(
-        kafka, inbox_topic("TH-BKK"), lambda r: r.key == first.encode()
+        kafka, corridor.topics.inbox("TH-BKK"), lambda r: r.key == first.encode()
     )
     flipped = bytearray(original.value)
     flipped[-5] ^= 0x40
     forged = tuple((k, b"CQ-FORGED" if k == "ce_subject" else v) for k, v in original.headers)
-    laos = inbox_topic("LA-VTE")
+    laos = corridor.topics.inbox("LA-VTE")
     producer = corridor.transport.producer()
     await producer.start()
     try:
@@ -186,13 +187,13 @@ async def test_attacks_end_in_the_dead_letter_topic_and_the_stream_keeps_flowing
 
     async def four_letters() -> bool:
         letters = await read_topic(
-            kafka, dead_letter_topic("LA-VTE"), lambda r: r.key == first.encode()
+            kafka, corridor.topics.dead_letters("LA-VTE"), lambda r: r.key == first.encode()
         )
         return len(letters) == 4
 
     await eventually(four_letters)
     letters = await read_topic(
-        kafka, dead_letter_topic("LA-VTE"), lambda r: r.key == first.encode()
+        kafka, corridor.topics.dead_letters("LA-VTE"), lambda r: r.key == first.encode()
     )
     codes = sorted(read_dead_letter(r).code for r in letters)
     assert codes == ["bad-signature", "bad-signature", "replay", "wrong-recipient"]
@@ -212,7 +213,10 @@ async def test_key_rotation_and_revocation_apply_without_restart(
     async def announce(announcement: Announcement) -> None:
         await producer.send(
             OutboundRecord(
-                KEYS_TOPIC, announcement.value, announcement.key, tuple(announcement.headers)
+                corridor.topics.keys,
+                announcement.value,
+                announcement.key,
+                tuple(announcement.headers),
             )
         )
 
@@ -254,7 +258,7 @@ async def test_key_rotation_and_revocation_apply_without_restart(
 
         async def refused() -> bool:
             letters = await read_topic(
-                kafka, dead_letter_topic("LA-VTE"), lambda r: r.key == after_ref.encode()
+                kafka, corridor.topics.dead_letters("LA-VTE"), lambda r: r.key == after_ref.encode()
             )
             return [read_dead_letter(r).code for r in letters] == ["revoked"]
 

@@ -19,7 +19,6 @@ from broker.node.config import Partner
 from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
-from broker.node.topics import dead_letter_topic, inbox_topic
 from broker.policy import WITHHELD_KEY
 from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
 from broker.signing.pki import issue_node
@@ -101,8 +100,8 @@ async def test_sealed_partner_value_hides_the_declaration_from_the_operator(
 ) -> None:
     _, data = document()
     await nodes["CN-CQ"].submit(data)
-    [to_thailand] = broker_of(corridor).records(inbox_topic("TH-BKK"))
-    [to_laos] = broker_of(corridor).records(inbox_topic("LA-VTE"))
+    [to_thailand] = broker_of(corridor).records(corridor.topics.inbox("TH-BKK"))
+    [to_laos] = broker_of(corridor).records(corridor.topics.inbox("LA-VTE"))
     exporter = "重庆渝新欧国际贸易有限公司".encode()
     assert exporter in to_laos.value  # not sealed: Avro carries UTF-8 text as is
     assert exporter not in to_thailand.value
@@ -129,15 +128,15 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
     _, first = document("CQ-A-1")
     await nodes["CN-CQ"].submit(first)
     memory = broker_of(corridor)
-    [original] = memory.records(inbox_topic("LA-VTE"))
-    laos = inbox_topic("LA-VTE")
+    [original] = memory.records(corridor.topics.inbox("LA-VTE"))
+    laos = corridor.topics.inbox("LA-VTE")
     flipped = bytearray(original.value)
     flipped[10] ^= 1
     forged_subject = tuple(
         (k, b"CQ-FORGED" if k == "ce_subject" else v) for k, v in original.headers
     )
     # To Thailand, then dropped into the Lao inbox: signed for someone else.
-    [to_thailand] = memory.records(inbox_topic("TH-BKK"))
+    [to_thailand] = memory.records(corridor.topics.inbox("TH-BKK"))
     producer = corridor.transport.producer()
     for record in (
         OutboundRecord(laos, bytes(flipped), original.key, original.headers),
@@ -163,7 +162,7 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
     await nodes["CN-CQ"].submit(later)  # the legitimate stream continues behind the attacks
     await drain(nodes["LA-VTE"])
 
-    letters = [read_dead_letter(r) for r in memory.records(dead_letter_topic("LA-VTE"))]
+    letters = [read_dead_letter(r) for r in memory.records(corridor.topics.dead_letters("LA-VTE"))]
     assert [letter.code for letter in letters] == [
         "bad-signature",
         "bad-signature",
@@ -182,7 +181,7 @@ async def test_a_record_read_again_after_a_crash_is_delivered_once(
     _, data = document("CQ-C-1")
     await nodes["CN-CQ"].submit(data)
     laos = nodes["LA-VTE"]
-    [record] = broker_of(corridor).records(inbox_topic("LA-VTE"))
+    [record] = broker_of(corridor).records(corridor.topics.inbox("LA-VTE"))
     # Delivered, then "crashed" before committing: a fresh process reads the same record.
     await laos._receiver.handle(record)
     await laos.stop()
@@ -195,8 +194,8 @@ async def test_a_record_read_again_after_a_crash_is_delivered_once(
         await restarted.stop()
         restarted.parts.ledger.close()
     assert len(corridor.deliveries["LA-VTE"]) == 1
-    assert broker_of(corridor).records(dead_letter_topic("LA-VTE")) == []
-    receipts = broker_of(corridor).records(inbox_topic("CN-CQ"))
+    assert broker_of(corridor).records(corridor.topics.dead_letters("LA-VTE")) == []
+    receipts = broker_of(corridor).records(corridor.topics.inbox("CN-CQ"))
     assert len(receipts) == 2  # acknowledged again: the crash may have eaten the first receipt
 
 
