@@ -78,16 +78,24 @@ class Receiver:
         self._node = parts.config.node_id
         self._topics = CorridorTopics.of(parts.config.topics)
         self._receipt_schema = parts.codec.writer_fingerprint_hex(SchemaKind.RECEIPT)
+        # Receipts and dead letters of the batch in hand, produced together by `flush`.
+        self._outgoing: list[OutboundRecord] = []
+
+    async def flush(self) -> None:
+        """Produce the batch's receipts and dead letters; the offsets are committed after this."""
+        outgoing, self._outgoing = self._outgoing, []
+        if outgoing:
+            await self._producer.send_many(outgoing)
 
     async def handle(self, record: InboundRecord) -> None:
         try:
             message = self._verifier.verify(record.headers, record.value)
         except SignatureError as exc:
             if exc.code == Reason.REPLAY and self._is_redelivery(record):
-                await self._acknowledge_again(record)
+                self._acknowledge_again(record)
                 return
             self._parts.metrics.verification_failures.labels(self._node, exc.code).inc()
-            await self._dead_letter(record, exc.code, str(exc))
+            self._dead_letter(record, exc.code, str(exc))
             return
         try:
             if message.envelope.type == TYPE_DECLARATION:
@@ -96,18 +104,18 @@ class Receiver:
                 self._on_receipt(message)
             else:
                 self._verifier.release(message)
-                await self._dead_letter(record, "unsupported-type", message.envelope.type)
+                self._dead_letter(record, "unsupported-type", message.envelope.type)
         except TransportError:
             self._verifier.release(message)
             raise
         except BrokerError as exc:
             self._verifier.release(message)
             code = exc.code if isinstance(exc, SignatureError) else type(exc).__name__
-            await self._dead_letter(record, code, str(exc))
+            self._dead_letter(record, code, str(exc))
         except Exception as exc:  # a poison record must not stop the partition
             self._verifier.release(message)
             log.exception("unexpected failure", extra=self._about(record, message.envelope.id))
-            await self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
+            self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
 
     # ------------------------------------------------------------------ declarations
     async def _on_declaration(self, record: InboundRecord, message: VerifiedMessage) -> None:
@@ -119,13 +127,13 @@ class Receiver:
         try:
             declaration = parts.codec.decode_declaration(value)
         except CodecError as exc:
-            await self._reject(record, message, exc.problems, str(exc), "undecodable")
+            self._reject(record, message, exc.problems, str(exc), "undecodable")
             return
         fmt = parts.config.format
         try:
             rendered = parts.formats.get(fmt).render(declaration)
         except FormatError as exc:
-            await self._reject(record, message, exc.problems, str(exc), "unrenderable")
+            self._reject(record, message, exc.problems, str(exc), "unrenderable")
             return
         for pattern in {pattern_of(path) for path in rendered.loss.paths}:
             parts.metrics.loss_fields.labels(self._node, fmt, pattern).inc()
@@ -151,10 +159,10 @@ class Receiver:
         parts.metrics.end_to_end_latency.labels(message.sender, self._node).observe(
             max(0.0, (now - envelope.time).total_seconds())
         )
-        await self._send_receipt(message.sender, envelope.id, record.value, ())
+        self._send_receipt(message.sender, envelope.id, record.value, ())
         log.info("delivered", extra=self._about(record, envelope.id))
 
-    async def _reject(
+    def _reject(
         self,
         record: InboundRecord,
         message: VerifiedMessage,
@@ -170,7 +178,7 @@ class Receiver:
         parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
         self._verifier.mark_accepted(message)
         parts.metrics.rejected.labels(message.sender, self._node, parts.config.format).inc()
-        await self._send_receipt(message.sender, message.envelope.id, record.value, errors)
+        self._send_receipt(message.sender, message.envelope.id, record.value, errors)
         log.warning("rejected: %s", code, extra=self._about(record, message.envelope.id))
 
     # ------------------------------------------------------------------ receipts
@@ -190,7 +198,7 @@ class Receiver:
                 extra={"message_id": message.envelope.id, "node": self._node},
             )
 
-    async def _send_receipt(
+    def _send_receipt(
         self, recipient: str, referenced: str, received: bytes, errors: tuple[ReceiptError, ...]
     ) -> None:
         parts = self._parts
@@ -217,7 +225,7 @@ class Receiver:
             recipient=recipient,
         )
         headers = tuple(sign_message(envelope, value, parts.identity.signer))
-        await self._producer.send(
+        self._outgoing.append(
             OutboundRecord(self._topics.inbox(recipient), value, referenced.encode(), headers)
         )
 
@@ -227,14 +235,14 @@ class Receiver:
         message_id = parse_envelope(record.headers).id
         return self._parts.ledger.delivered_from(message_id) == record.coordinates
 
-    async def _acknowledge_again(self, record: InboundRecord) -> None:
+    def _acknowledge_again(self, record: InboundRecord) -> None:
         """The crash may have come before the receipt went out: send it (again)."""
         envelope = parse_envelope(record.headers)
         sender = node_id_from_urn(envelope.source)
         if sender is not None and envelope.type == TYPE_DECLARATION:
-            await self._send_receipt(sender, envelope.id, record.value, ())
+            self._send_receipt(sender, envelope.id, record.value, ())
 
-    async def _dead_letter(self, record: InboundRecord, code: str, reason: str) -> None:
+    def _dead_letter(self, record: InboundRecord, code: str, reason: str) -> None:
         parts = self._parts
         letter = dead_letter_record(
             record,
@@ -244,7 +252,7 @@ class Receiver:
             node_id=self._node,
             at=parts.clock.now(),
         )
-        await self._producer.send(letter)
+        self._outgoing.append(letter)
         parts.metrics.dead_lettered.labels(self._node, code).inc()
         log.warning("dead-lettered: %s: %s", code, reason, extra=self._about(record, None))
 

@@ -116,16 +116,13 @@ class CorridorNode:
         """Handle one fetched batch and commit it; returns the number of records handled."""
         assert self._inbox is not None, "start() first"
         records = await self._inbox.fetch(BATCH, IDLE_POLL_S)
-        handled: list[InboundRecord] = []
-        try:
-            for record in records:
-                await self._receiver.handle(record)
-                handled.append(record)
-        finally:
-            # Commit what was handled even when a Kafka error stopped the batch half way.
-            with contextlib.suppress(TransportError):
-                await self._inbox.commit(_next_offsets(handled))
-        return len(handled)
+        for record in records:
+            await self._receiver.handle(record)
+        # Receipts and dead letters acknowledged first; a failure here leaves the batch
+        # uncommitted, and reading it again is harmless (the ledger knows what was delivered).
+        await self._receiver.flush()
+        await self._inbox.commit(_next_offsets(records))
+        return len(records)
 
     async def _restart_inbox(self) -> None:
         """Re-read from the committed offsets: unhandled records of the failed batch come back."""

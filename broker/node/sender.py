@@ -66,32 +66,45 @@ class Sender:
 
     async def send(self, declaration: Declaration, fmt: str) -> SubmitResult:
         parts = self._parts
+        node = parts.config.node_id
         plan = route(declaration, parts.config.country, parts.config.partners)
         message_id = str(declaration.message_id)
-        already = {
-            t.recipient
-            for t in parts.ledger.by_reference(declaration.functional_reference)
-            if t.message_id == message_id
-        }
-        sent = []
-        for partner in plan.recipients:
-            if partner.node_id in already:
-                sent.append(SentTo(partner.node_id, None, ()))
-                continue
-            sent.append(await self._send_to(partner, declaration, fmt))
+        already = {row.recipient for row in parts.ledger.by_message(message_id)}
+        pending = [p for p in plan.recipients if p.node_id not in already]
+        began = parts.clock.monotonic()
+        prepared = [self._record_for(partner, declaration) for partner in pending]
+        # One round trip for all recipients: the producer pipelines the records.
+        deliveries = await self._producer.send_many([record for record, _ in prepared])
+        elapsed = parts.clock.monotonic() - began
+        now = parts.clock.now()
+        for partner in pending:
+            parts.ledger.record_sent(
+                message_id, partner.node_id, declaration.functional_reference, now
+            )
+            parts.metrics.sent.labels(node, partner.node_id, fmt).inc()
+            parts.metrics.publish_latency.labels(node, partner.node_id).observe(elapsed)
         if plan.unserved_countries:
             log.warning(
                 "no partner node serves %s",
                 ",".join(plan.unserved_countries),
-                extra={"message_id": message_id, "node": parts.config.node_id},
+                extra={"message_id": message_id, "node": node},
             )
+        sent = [SentTo(p.node_id, None, ()) for p in plan.recipients if p.node_id in already]
+        sent += [
+            SentTo(partner.node_id, delivery, withheld)
+            for partner, delivery, (_, withheld) in zip(pending, deliveries, prepared, strict=True)
+        ]
+        order = [p.node_id for p in plan.recipients]
+        sent.sort(key=lambda s: order.index(s.recipient))
         return SubmitResult(
             declaration.functional_reference, message_id, tuple(sent), plan.unserved_countries
         )
 
-    async def _send_to(self, partner: Partner, declaration: Declaration, fmt: str) -> SentTo:
+    def _record_for(
+        self, partner: Partner, declaration: Declaration
+    ) -> tuple[OutboundRecord, tuple[str, ...]]:
+        """The signed (and, for this partner, sealed) record, and what policy withheld."""
         parts = self._parts
-        began = parts.clock.monotonic()
         now = parts.clock.now()
         shared = apply_policy(declaration, partner.allow_fields)
         value = parts.codec.encode_declaration(shared.declaration)
@@ -121,13 +134,4 @@ class Sender:
             declaration.functional_reference.encode("utf-8"),
             tuple(headers),
         )
-        delivery = await self._producer.send(record)
-        parts.ledger.record_sent(
-            message_id, partner.node_id, declaration.functional_reference, parts.clock.now()
-        )
-        node = parts.config.node_id
-        parts.metrics.sent.labels(node, partner.node_id, fmt).inc()
-        parts.metrics.publish_latency.labels(node, partner.node_id).observe(
-            parts.clock.monotonic() - began
-        )
-        return SentTo(partner.node_id, delivery, shared.withheld)
+        return record, shared.withheld

@@ -58,6 +58,10 @@ class Producer(Protocol):
         """Produce and wait for the acknowledgement (acks=all on real Kafka)."""
         ...
 
+    async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
+        """Produce all, pipelined, and wait until every one is acknowledged."""
+        ...
+
 
 class Consumer(Protocol):
     async def start(self) -> None: ...

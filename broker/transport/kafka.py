@@ -7,7 +7,9 @@ auto-commit: the node commits only after it has delivered or dead-lettered a rec
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -62,6 +64,28 @@ class KafkaProducer:
         except KafkaError as exc:
             raise _wrap(f"producing to {record.topic}", exc) from exc
         return Delivery(meta.topic, meta.partition, meta.offset)
+
+    async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
+        # Enqueue all first: the client batches them into few requests; then await every ack
+        # (return_exceptions: no future is left unobserved when one of them fails).
+        futures: list[asyncio.Future[Any]] = []
+        failure: BaseException | None = None
+        for r in records:
+            try:
+                futures.append(
+                    await self._client.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                )
+            except KafkaError as exc:
+                failure = exc
+                break
+        outcomes = await asyncio.gather(*futures, return_exceptions=True)
+        failure = failure or next((o for o in outcomes if isinstance(o, BaseException)), None)
+        metas: list[Any] = [o for o in outcomes if not isinstance(o, BaseException)]
+        if isinstance(failure, KafkaError):
+            raise _wrap(f"producing {len(records)} records", failure) from failure
+        if failure is not None:
+            raise failure
+        return [Delivery(m.topic, m.partition, m.offset) for m in metas]
 
 
 class KafkaConsumer:

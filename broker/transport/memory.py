@@ -73,6 +73,9 @@ class MemoryProducer:
             self._broker.arrived.notify_all()
         return Delivery(record.topic, index, offset)
 
+    async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
+        return [await self.send(record) for record in records]
+
 
 class MemoryConsumer:
     def __init__(self, broker: MemoryBroker, topics: Sequence[str], group_id: str | None) -> None:

@@ -196,7 +196,8 @@ async def test_a_record_read_again_after_a_crash_is_delivered_once(
     assert len(corridor.deliveries["LA-VTE"]) == 1
     assert broker_of(corridor).records(corridor.topics.dead_letters("LA-VTE")) == []
     receipts = broker_of(corridor).records(corridor.topics.inbox("CN-CQ"))
-    assert len(receipts) == 2  # acknowledged again: the crash may have eaten the first receipt
+    # The crash came before the batch's receipt was produced; the restarted node sends it.
+    assert len(receipts) == 1
 
 
 async def test_missing_receipts_become_overdue(
