@@ -1,0 +1,85 @@
+"""Avro codec: encode and decode a declaration, beside plain fastavro on the same record dict.
+
+The project's `encode` is model -> record dict -> Avro body -> framed bytes; its `decode` is
+framed bytes -> body -> record -> validated model (decoded data is untrusted, so it is fully
+validated). The plain fastavro pair writes the same record dict with `schemaless_writer` and reads
+it back with `schemaless_reader` (no framing, no validation): the floor the codec is measured
+against. The four operations run interleaved, in rounds, and each keeps its best round, so
+another process stealing the CPU for a moment does not skew one side only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import fastavro
+
+from broker.codec import Codec, SchemaKind
+from broker.codec.framing import parse_single_object
+from broker.errors import ConfigError
+from broker.model.samples import sample_declaration
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lines", type=int, default=20, help="goods lines (default 20)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds (default 15)")
+    parser.add_argument("--batch", type=int, default=100, help="calls per round (default 100)")
+    parser.add_argument("--schema-dir", type=Path, default=None, help="folder of .avsc files")
+
+
+def run(args: argparse.Namespace) -> dict[str, float | int | str]:
+    if args.lines < 1 or args.rounds < 1 or args.batch < 1:
+        raise ConfigError("--lines, --rounds and --batch must be positive")
+    codec = Codec(schema_dir=args.schema_dir)
+    declaration = sample_declaration(args.lines)
+    framed = codec.encode_declaration(declaration)
+    schema = codec.schemas.latest(SchemaKind.DECLARATION).schema.parsed
+    record = declaration.model_dump()
+    body = _plain_write(schema, record)
+    if parse_single_object(framed)[1] != body:
+        raise ConfigError("the codec and plain fastavro wrote different bodies: not comparable")
+
+    best = _best_seconds(
+        {
+            "encode": lambda: codec.encode_declaration(declaration),
+            "decode": lambda: codec.decode_declaration(framed),
+            "fastavro_encode": lambda: _plain_write(schema, record),
+            "fastavro_decode": lambda: fastavro.schemaless_reader(io.BytesIO(body), schema),
+        },
+        rounds=args.rounds,
+        batch=args.batch,
+    )
+    micros = {name: seconds * 1e6 for name, seconds in best.items()}
+    return {
+        "lines": args.lines,
+        "message_bytes": len(framed),
+        "encode_us": micros["encode"],
+        "decode_us": micros["decode"],
+        "fastavro_encode_us": micros["fastavro_encode"],
+        "fastavro_decode_us": micros["fastavro_decode"],
+        "encode_ratio": micros["encode"] / micros["fastavro_encode"],
+        "decode_ratio": micros["decode"] / micros["fastavro_decode"],
+    }
+
+
+def _plain_write(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
+    out = io.BytesIO()
+    fastavro.schemaless_writer(out, schema, record, disable_tuple_notation=True)
+    return out.getvalue()
+
+
+def _best_seconds(
+    operations: dict[str, Callable[[], object]], *, rounds: int, batch: int
+) -> dict[str, float]:
+    """Seconds per call of each operation in its fastest round (timeit pauses the GC)."""
+    timers = {name: timeit.Timer(operation) for name, operation in operations.items()}
+    best = dict.fromkeys(operations, float("inf"))
+    for _ in range(rounds):
+        for name, timer in timers.items():
+            best[name] = min(best[name], timer.timeit(batch) / batch)
+    return best

@@ -1,0 +1,141 @@
+"""`Codec`: canonical models to framed Avro bytes and back, the one entry point of this package.
+
+Writes with the latest schema version of each kind; reads bytes written with any version it knows
+(single-object framing names the writer by fingerprint) or that the registry knows (Confluent
+framing names it by id), resolving them into the latest version. Decoded data is untrusted: it is
+size-capped, length-checked and validated by the model like any other input.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Final, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from broker.codec.avro import read_body, write_body
+from broker.codec.framing import (
+    Framing,
+    detect_framing,
+    frame_confluent,
+    frame_single_object,
+    parse_confluent,
+    parse_single_object,
+)
+from broker.codec.registry import SchemaRegistryClient
+from broker.codec.schemas import CompiledSchema, SchemaKind, SchemaSet
+from broker.errors import CodecError
+from broker.model.decimals import DecimalInput
+from broker.model.declaration import Declaration
+from broker.model.receipt import Receipt
+from broker.model.validation import problems_from
+
+# Kafka's default largest record is 1 MB; a 1 000-line declaration is about 160 kB.
+DEFAULT_MAX_MESSAGE_BYTES: Final = 1024 * 1024
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class Codec:
+    """Encode and decode declarations and receipts as framed Avro.
+
+    Single-object framing (`C3 01` + fingerprint) by default; Confluent framing (`00` + schema id)
+    when a `registry` is given. Decoding accepts either framing (Confluent needs the registry).
+    """
+
+    def __init__(
+        self,
+        schema_dir: Path | None = None,
+        registry: SchemaRegistryClient | None = None,
+        *,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+    ) -> None:
+        if max_message_bytes < 1:
+            raise CodecError(f"max_message_bytes must be positive, got {max_message_bytes}")
+        self.schemas = SchemaSet(schema_dir)
+        self.max_message_bytes = max_message_bytes
+        self._registry = registry
+        self._registered_ids: dict[SchemaKind, int] = {}
+        self._registry_writers: dict[int, CompiledSchema] = {}
+
+    def encode_declaration(self, declaration: Declaration) -> bytes:
+        return self._encode(SchemaKind.DECLARATION, declaration)
+
+    def decode_declaration(self, data: bytes) -> Declaration:
+        return self._decode(SchemaKind.DECLARATION, data, Declaration)
+
+    def encode_receipt(self, receipt: Receipt) -> bytes:
+        return self._encode(SchemaKind.RECEIPT, receipt)
+
+    def decode_receipt(self, data: bytes) -> Receipt:
+        return self._decode(SchemaKind.RECEIPT, data, Receipt)
+
+    def writer_fingerprint_hex(self, kind: SchemaKind | str) -> str:
+        """Fingerprint of the schema `kind` is written with, as framed (for ce_dataschema)."""
+        return self.schemas.latest(SchemaKind(kind)).fingerprint.hex()
+
+    def _encode(self, kind: SchemaKind, model: BaseModel) -> bytes:
+        writer = self.schemas.latest(kind)
+        body = write_body(writer.schema, model.model_dump())
+        if self._registry is None:
+            framed = frame_single_object(writer.fingerprint, body)
+        else:
+            framed = frame_confluent(self._registered_id(self._registry, kind), body)
+        if len(framed) > self.max_message_bytes:
+            raise CodecError(
+                f"{kind} encodes to {len(framed)} bytes, over the {self.max_message_bytes} limit"
+            )
+        return framed
+
+    def _decode(self, kind: SchemaKind, data: bytes, model: type[_Model]) -> _Model:
+        if len(data) > self.max_message_bytes:
+            raise CodecError(
+                f"message of {len(data)} bytes is over the {self.max_message_bytes} limit"
+            )
+        reader = self.schemas.latest(kind).schema
+        writer, body = self._writer_and_body(kind, data)
+        record = read_body(body, writer, reader)
+        try:
+            return model.model_validate(record, context=DecimalInput.UNSCALED_BYTES)
+        except ValidationError as exc:
+            problems = problems_from(exc)
+            raise CodecError(
+                f"decoded {kind} is invalid: {len(problems)} problem(s)", problems
+            ) from exc
+
+    def _writer_and_body(self, kind: SchemaKind, data: bytes) -> tuple[CompiledSchema, bytes]:
+        if detect_framing(data) is Framing.SINGLE_OBJECT:
+            fingerprint, body = parse_single_object(data)
+            version = self.schemas.by_fingerprint(fingerprint)
+            if version.kind is not kind:
+                raise CodecError(f"expected a {kind}, got bytes written as a {version.kind}")
+            return version.schema, body
+        schema_id, body = parse_confluent(data)
+        writer = self._registry_writer(schema_id)
+        if writer.full_name != self.schemas.latest(kind).schema.full_name:
+            raise CodecError(f"expected a {kind}, schema id {schema_id} is {writer.full_name}")
+        return writer, body
+
+    def _registered_id(self, registry: SchemaRegistryClient, kind: SchemaKind) -> int:
+        """Id of the latest `kind` schema in the registry (subject = record full name)."""
+        if kind not in self._registered_ids:
+            schema = self.schemas.latest(kind).schema
+            text = json.dumps(schema.definition, ensure_ascii=False)
+            self._registered_ids[kind] = registry.register(schema.full_name, text)
+        return self._registered_ids[kind]
+
+    def _registry_writer(self, schema_id: int) -> CompiledSchema:
+        """The writer schema registered as `schema_id`, compiled once."""
+        if self._registry is None:
+            raise CodecError("Confluent-framed message, but this codec has no schema registry")
+        if schema_id not in self._registry_writers:
+            text = self._registry.get(schema_id)
+            try:
+                definition = json.loads(text)
+            except ValueError as exc:
+                raise CodecError(f"schema id {schema_id} is not JSON: {exc}") from exc
+            if not isinstance(definition, dict):
+                raise CodecError(f"schema id {schema_id} is not an Avro record schema")
+            self._registry_writers[schema_id] = CompiledSchema.from_definition(definition)
+        return self._registry_writers[schema_id]
