@@ -19,14 +19,29 @@ WITHHELD_KEY: Final = "ilstc:policy/withheld"
 _PARTY_FIELDS = ("identifier", "street", "city", "postcode")
 _PARTIES = ("exporter", "importer", "declarant", "carrier")
 _TOP_LEVEL = (
-    "declaration_number", "exit_office", "exit_place", "entry_office", "entry_place",
-    "total_gross_mass_kg", "total_package_count", "total_value", "invoice_amount",
-    "incoterm", "consignment_ucr", "extensions",
-)  # fmt: skip
+    "declaration_number",
+    "exit_office",
+    "exit_place",
+    "entry_office",
+    "entry_place",
+    "total_gross_mass_kg",
+    "total_package_count",
+    "total_value",
+    "invoice_amount",
+    "incoterm",
+    "consignment_ucr",
+    "extensions",
+)
 _GOODS_FIELDS = (
-    "tariff_line", "net_mass_kg", "gross_mass_kg", "value", "procedure_code", "preference",
-    "package_count", "package_kind",
-)  # fmt: skip
+    "tariff_line",
+    "net_mass_kg",
+    "gross_mass_kg",
+    "value",
+    "procedure_code",
+    "preference",
+    "package_count",
+    "package_kind",
+)
 # Withholding the first also withholds the second (the model requires them together).
 _PAIRED = {
     "identifier": "identifier_scheme",

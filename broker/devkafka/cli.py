@@ -39,9 +39,12 @@ def register(sub: Any) -> None:
             parser.add_argument("--sasl", action="store_true", help="SASL/SCRAM + ACLs")
             parser.add_argument("--heap-mb", type=int, default=512)
             parser.add_argument(
-                "--override", action="append", default=[], metavar="KEY=VALUE",
+                "--override",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
                 help="extra broker property (repeatable)",
-            )  # fmt: skip
+            )
 
 
 def _spec(args: argparse.Namespace, **extra: Any) -> ClusterSpec:
@@ -58,9 +61,12 @@ def _overrides(pairs: list[str]) -> dict[str, str]:
 
 def _up(args: argparse.Namespace) -> int:
     spec = _spec(
-        args, nodes=args.nodes, sasl=args.sasl, heap_mb=args.heap_mb,
+        args,
+        nodes=args.nodes,
+        sasl=args.sasl,
+        heap_mb=args.heap_mb,
         overrides=_overrides(args.override),
-    )  # fmt: skip
+    )
     began = time.monotonic()
     state, started = LocalKafka(spec).up()
     verb = f"started in {time.monotonic() - began:.1f}s" if started else "already running"
@@ -101,9 +107,11 @@ def _status(args: argparse.Namespace) -> int:
         return 3
     alive = {n.node_id for n in kafka.running_nodes()}
     probe_spec = ClusterSpec(
-        state_dir=kafka.spec.state_dir, port=state.nodes[0].client_port,
-        nodes=len(state.nodes), sasl=state.sasl,
-    )  # fmt: skip
+        state_dir=kafka.spec.state_dir,
+        port=state.nodes[0].client_port,
+        nodes=len(state.nodes),
+        sasl=state.sasl,
+    )
     answers = bool(alive) and cluster_answers(probe_spec)
     print(f"Apache Kafka {state.kafka_version}, cluster {state.cluster_id}")
     for node in state.nodes:

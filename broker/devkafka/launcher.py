@@ -254,11 +254,18 @@ class LocalKafka:
     def _java_command(self, java: str, lib: Path, node_id: int, *args: str) -> list[str]:
         node_dir = self.spec.node_dir(node_id)
         return [
-            java, f"-Xms{self.spec.heap_mb}m", f"-Xmx{self.spec.heap_mb}m",
-            "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", "-Djava.awt.headless=true",
+            java,
+            f"-Xms{self.spec.heap_mb}m",
+            f"-Xmx{self.spec.heap_mb}m",
+            "-XX:+UseG1GC",
+            "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.spec.state_dir / 'log4j2.properties'}",
-            f"-Dkafka.logs.dir={node_dir}", "-cp", f"{lib}/*", *args,
-        ]  # fmt: skip
+            f"-Dkafka.logs.dir={node_dir}",
+            "-cp",
+            f"{lib}/*",
+            *args,
+        ]
 
     def _format_and_start(self, java: str, lib: Path) -> ClusterState:
         spec = self.spec
@@ -272,9 +279,18 @@ class LocalKafka:
             props.write_text(render_properties(node_properties(spec, node_id)), encoding="utf-8")
             standalone = ["--standalone"] if spec.nodes == 1 else []
             command = self._java_command(
-                java, lib, node_id, "kafka.tools.StorageTool", "format",
-                "-t", cluster_id, "-c", str(props), *standalone, *scram_format_args(spec),
-            )  # fmt: skip
+                java,
+                lib,
+                node_id,
+                "kafka.tools.StorageTool",
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                *standalone,
+                *scram_format_args(spec),
+            )
             formats.append(
                 subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             )

@@ -72,10 +72,14 @@ def resolve(coordinates: Sequence[str], dest: Path, *, transitive: bool = True) 
     try:
         (work / "pom.xml").write_text(pom_for(coordinates), encoding="utf-8")
         command = [
-            mvn, "-B", "-q", _DEPENDENCY_PLUGIN,
-            "-DoutputDirectory=lib", "-DincludeScope=runtime",
+            mvn,
+            "-B",
+            "-q",
+            _DEPENDENCY_PLUGIN,
+            "-DoutputDirectory=lib",
+            "-DincludeScope=runtime",
             f"-DexcludeTransitive={'false' if transitive else 'true'}",
-        ]  # fmt: skip
+        ]
         done = subprocess.run(command, cwd=work, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             tail = (done.stdout + done.stderr).strip().splitlines()[-20:]

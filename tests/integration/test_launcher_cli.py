@@ -17,8 +17,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "broker", "kafka", *args],
-        capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def test_up_status_down_twice_in_a_row(tmp_path: Path) -> None:

@@ -48,9 +48,11 @@ def test_sasl_enables_scram_acls_and_keeps_controllers_voting(tmp_path: Path) ->
     assert props["allow.everyone.if.no.acl.found"] == "false"
     assert "User:ANONYMOUS" in props["super.users"]
     assert scram_format_args(spec) == [
-        "--add-scram", "SCRAM-SHA-256=[name=admin,password=admin-secret]",
-        "--add-scram", "SCRAM-SHA-256=[name=cn-cq,password=pw1]",
-    ]  # fmt: skip
+        "--add-scram",
+        "SCRAM-SHA-256=[name=admin,password=admin-secret]",
+        "--add-scram",
+        "SCRAM-SHA-256=[name=cn-cq,password=pw1]",
+    ]
 
 
 def test_overrides_win(tmp_path: Path) -> None:
