@@ -1,7 +1,9 @@
 """Who must receive a declaration: every partner in a country the goods leave, cross or enter.
 
 The China-Laos-Thailand railway transit (itinerary CN, LA, TH) sent by CN-CQ goes to the Lao and
-the Thai nodes; the sender's own country never receives its own declaration back.
+the Thai nodes; the sender's own country never receives its own declaration back. Where the
+national document had no itinerary, the node's configured transit routes supply it
+(`with_known_itinerary`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from broker.model import Declaration
-from broker.node.config import Partner
+from broker.node.config import Partner, TransitRoute
 
 
 @dataclass(frozen=True)
@@ -38,3 +40,25 @@ def route(declaration: Declaration, own_country: str, partners: Sequence[Partner
     recipients = tuple(p for p in partners if p.country in concerned)
     served = {p.country for p in recipients}
     return Route(recipients, tuple(c for c in concerned if c not in served))
+
+
+def destination_country(declaration: Declaration) -> str | None:
+    if declaration.importer is not None and declaration.importer.country:
+        return declaration.importer.country
+    if declaration.entry_place:
+        return declaration.entry_place[:2]
+    return declaration.itinerary[-1] if declaration.itinerary else None
+
+
+def with_known_itinerary(
+    declaration: Declaration, own_country: str, routes: Sequence[TransitRoute]
+) -> Declaration:
+    """The declaration with its itinerary filled from a matching route, when it has none."""
+    if declaration.itinerary:
+        return declaration
+    destination = destination_country(declaration)
+    for known in routes:
+        if known.mode is declaration.transport.mode and known.destination == destination:
+            itinerary = (own_country, *known.via, known.destination)
+            return declaration.model_copy(update={"itinerary": itinerary})
+    return declaration

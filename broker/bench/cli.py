@@ -12,7 +12,12 @@ import json
 from typing import Any
 
 # name -> module; explicit so `bench --help` lists exactly what exists.
-BENCHMARKS: dict[str, str] = {}
+BENCHMARKS: dict[str, str] = {
+    "signing": "broker.bench.signing",
+    "codec": "broker.bench.codec",
+    "formats": "broker.bench.formats",
+    "e2e": "broker.bench.e2e",
+}
 
 
 def register(sub: Any) -> None:

@@ -25,6 +25,7 @@ from rich.table import Table
 from broker.clock import Clock, SystemClock
 from broker.demo.setup import demo_configs, ensure_demo_pki, prepare_corridor
 from broker.demo.traffic import Planned, corridor_traffic
+from broker.errors import FormatError
 from broker.metrics import MetricsServer
 from broker.node.assemble import build_parts
 from broker.node.config import NodeConfig
@@ -32,7 +33,7 @@ from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.receiver import DeliverCallback, Delivered
 from broker.node.runtime import CorridorNode
-from broker.routing import route
+from broker.routing import route, with_known_itinerary
 from broker.signing.envelope import parse_envelope
 from broker.signing.identity import node_id_from_urn
 from broker.transport.base import InboundRecord, OutboundRecord, Transport
@@ -146,14 +147,27 @@ class CorridorDemo:
                     await asyncio.sleep(ahead)
 
     async def _submit(self, plan: Planned) -> None:
+        """File the declaration as the national system would: in the node's own format, or in
+        canonical JSON where that format cannot say it (China's XML has no amendments)."""
         node = self.nodes[plan.sender]
         parts = node.parts
-        document = parts.formats.get(parts.config.format).render(plan.declaration).data
-        declaration = parts.formats.get(parts.config.format).parse(document)
+        fmt = parts.config.format
+        try:
+            document = parts.formats.get(fmt).render(plan.declaration).data
+        except FormatError:
+            fmt = "canonical-json"
+            document = parts.formats.get(fmt).render(plan.declaration).data
+        declaration = with_known_itinerary(  # what the node will see and route
+            parts.formats.get(fmt).parse(document),
+            parts.config.country,
+            parts.config.transit_routes,
+        )
         message_id = str(declaration.message_id)
         for partner in route(declaration, parts.config.country, parts.config.partners).recipients:
             self.books.expected[(message_id, partner.node_id)] = plan.sender
-        await node.submit(document, source=f"{plan.scenario} {declaration.functional_reference}")
+        await node.submit(
+            document, fmt, source=f"{plan.scenario} {declaration.functional_reference}"
+        )
 
     # ------------------------------------------------------------------ attacks
     async def _attack(self) -> dict[str, str]:
@@ -242,8 +256,10 @@ class CorridorDemo:
                 per_pair[pair]["delivered"] += 1
                 latency[pair].append((arrived.delivered_at - arrived.sent_at).total_seconds())
             for row in self.nodes[sender].parts.ledger.by_message(key[0]):
-                if row.recipient == key[1] and row.status is not DeliveryStatus.SENT:
-                    per_pair[pair][row.status.value] += 1
+                if row.recipient == key[1] and row.status is DeliveryStatus.DELIVERED:
+                    per_pair[pair]["accepted"] += 1
+                elif row.recipient == key[1] and row.status is DeliveryStatus.REJECTED:
+                    per_pair[pair]["rejected"] += 1
         for sender, receiver, _, _ in letters:
             per_pair[(sender, receiver)]["dead-lettered"] += 1
         table = Table(title=f"ILSTC corridor demo, run {self.run_id}")
@@ -260,7 +276,7 @@ class CorridorDemo:
             )
             table.add_row(
                 sender, recipient, str(counts["sent"]), str(counts["delivered"]),
-                str(counts["delivered"] + counts["rejected"]), str(counts["rejected"]),
+                str(counts["accepted"] + counts["rejected"]), str(counts["rejected"]),
                 str(counts["dead-lettered"]), p50, p99,
             )  # fmt: skip
         self.console.print(table)

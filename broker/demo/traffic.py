@@ -5,7 +5,8 @@ Scenarios, each from the node whose national system would file it:
 - CN-CQ: "ASEAN Express" road freight Chongqing -> Hanoi via Pingxiang (to VN-HAN)
 - VN-HAN: Vietnamese export by road to Chongqing via Huu Nghi / Pingxiang (to CN-CQ)
 - TH-BKK: Thai durian export by rail Bangkok -> Vientiane -> Kunming (to LA-VTE, CN-CQ)
-plus amendments (message function CHANGE) and cancellations of earlier references.
+plus amendments (message function CHANGE) and cancellations of earlier Chongqing references
+(the Thai declarations go to China too, whose single-window format carries originals only).
 """
 
 from __future__ import annotations
@@ -74,7 +75,9 @@ def _renumbered(
 
 
 def rail_transit(reference: str, issued: datetime, lines: int) -> Declaration:
-    return _renumbered(sample_declaration(lines=lines, reference=reference), reference, issued)
+    # China files it as an export (China's format knows only I/E); Laos sees it in transit.
+    base = sample_declaration(lines=lines, reference=reference)
+    return _renumbered(base, reference, issued, kind=DeclarationKind.EXPORT)
 
 
 def road_to_hanoi(reference: str, issued: datetime, lines: int) -> Declaration:
@@ -144,7 +147,7 @@ def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Ite
 
     `run` prefixes every reference (and so every message id): each run's traffic is new.
     """
-    recent: list[Planned] = []
+    recent: list[Planned] = []  # originals from Chongqing, which later amends or cancels some
     for number in range(count):
         issued = now
         if number % 25 == 24 and recent:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from broker.errors import ConfigError, Problem
+from broker.model import TransportMode
 from broker.policy import unknown_fields
 from broker.transport.settings import KafkaSettings
 
@@ -67,6 +68,19 @@ class Partner(_Section):
         return self.node_id[:2]
 
 
+class TransitRoute(_Section):
+    """A corridor route the national format cannot describe, known to the node instead.
+
+    China's single-window XML names the destination but not the countries crossed: a node that
+    knows its rail service to Thailand runs through Laos fills in the itinerary, so the Lao
+    node receives the declaration too.
+    """
+
+    mode: TransportMode
+    destination: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
+    via: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...]
+
+
 class NodeConfig(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CUSTOMS_NODE_", env_nested_delimiter="__", frozen=True, extra="forbid"
@@ -78,6 +92,7 @@ class NodeConfig(BaseSettings):
     identity: IdentitySettings
     topics: TopicSettings = TopicSettings()
     partners: tuple[Partner, ...] = ()
+    transit_routes: tuple[TransitRoute, ...] = ()
     state_dir: Path
     gateway_dir: Path | None = None
     metrics_port: Annotated[int, Field(ge=0, le=65535)] | None = None

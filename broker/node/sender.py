@@ -18,7 +18,7 @@ from broker.node.config import Partner
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
 from broker.policy import apply_policy
-from broker.routing import route
+from broker.routing import route, with_known_itinerary
 from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
 from broker.signing.seal import seal_value
 from broker.transport.base import Delivery, OutboundRecord, Producer
@@ -67,6 +67,9 @@ class Sender:
     async def send(self, declaration: Declaration, fmt: str) -> SubmitResult:
         parts = self._parts
         node = parts.config.node_id
+        declaration = with_known_itinerary(
+            declaration, parts.config.country, parts.config.transit_routes
+        )
         plan = route(declaration, parts.config.country, parts.config.partners)
         message_id = str(declaration.message_id)
         already = {row.recipient for row in parts.ledger.by_message(message_id)}

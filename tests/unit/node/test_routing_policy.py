@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from broker.model import TransportMode
 from broker.model.samples import sample_declaration
-from broker.node.config import Partner
+from broker.node.config import Partner, TransitRoute
 from broker.policy import WITHHELD_KEY, apply_policy, unknown_fields
-from broker.routing import countries_concerned, route
+from broker.routing import countries_concerned, route, with_known_itinerary
 
 PARTNERS = (Partner(node_id="LA-VTE"), Partner(node_id="TH-BKK"), Partner(node_id="VN-HAN"))
 
@@ -70,3 +71,15 @@ def test_typos_in_allow_lists_are_caught() -> None:
         "exporter.nmae",
         "x",
     ]
+
+
+def test_a_known_rail_route_fills_in_the_itinerary_a_national_format_lacks() -> None:
+    lacking = sample_declaration(lines=1).model_copy(update={"itinerary": ()})
+    rail_via_laos = TransitRoute(mode=TransportMode.RAIL, destination="TH", via=("LA",))
+    road_via_laos = TransitRoute(mode=TransportMode.ROAD, destination="TH", via=("LA",))
+    assert with_known_itinerary(lacking, "CN", [road_via_laos]).itinerary == ()
+    enriched = with_known_itinerary(lacking, "CN", [road_via_laos, rail_via_laos])
+    assert enriched.itinerary == ("CN", "LA", "TH")
+    assert [p.node_id for p in route(enriched, "CN", PARTNERS).recipients] == ["LA-VTE", "TH-BKK"]
+    stated = sample_declaration(lines=1)  # an itinerary given by the document is never replaced
+    assert with_known_itinerary(stated, "CN", [rail_via_laos]) is stated
