@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,10 @@ def _demo(args: argparse.Namespace) -> int:
     work = args.work_dir or (Path(xdg) if xdg else Path.home() / ".local" / "state") / (
         "customs-broker/demo"
     )
+    work.mkdir(parents=True, exist_ok=True)
+    # The nodes' own log lines go to a file; the terminal shows progress and the summary.
+    logging.basicConfig(filename=work / "demo.log", level=logging.INFO, force=True)
+    console.print(f"node logs: {work / 'demo.log'}")
     options = DemoOptions(
         work_dir=work,
         kafka=KafkaSettings(bootstrap_servers=bootstrap),

@@ -208,18 +208,29 @@ class CorridorDemo:
                     done += 1
         return done
 
+    def _answered(self) -> int:
+        """Expected deliveries whose sender holds a receipt (accepted or rejected)."""
+        final = (DeliveryStatus.DELIVERED, DeliveryStatus.REJECTED)
+        return sum(
+            1
+            for (message_id, recipient), sender in self.books.expected.items()
+            for row in self.nodes[sender].parts.ledger.by_message(message_id)
+            if row.recipient == recipient and row.status in final
+        )
+
     async def _settle(self) -> None:
+        """Wait until every expected delivery is answered by a receipt (or the timeout)."""
         total = len(self.books.expected)
         deadline = time.monotonic() + self.options.settle_timeout_s
         with Progress(console=self.console, transient=True) as progress:
             delivered = progress.add_task("delivered", total=total)
-            acknowledged = progress.add_task("acknowledged", total=total)
+            answered = progress.add_task("receipts", total=total)
             while time.monotonic() < deadline:
                 got = sum(1 for key in self.books.expected if key in self.books.delivered)
-                acked = self._acknowledged()
+                receipts = self._answered()
                 progress.update(delivered, completed=got)
-                progress.update(acknowledged, completed=acked)
-                if got == total and acked == total:
+                progress.update(answered, completed=receipts)
+                if receipts == total:
                     return
                 await asyncio.sleep(0.2)
 
@@ -263,11 +274,19 @@ class CorridorDemo:
         for sender, receiver, _, _ in letters:
             per_pair[(sender, receiver)]["dead-lettered"] += 1
         table = Table(title=f"ILSTC corridor demo, run {self.run_id}")
-        for column in ("sender", "recipient", "sent", "delivered", "receipts", "rejected",
-                       "dead-lettered", "p50 ms", "p99 ms"):  # fmt: skip
-            table.add_column(
-                column, justify="left" if column in ("sender", "recipient") else "right"
-            )
+        columns = (
+            "from",
+            "to",
+            "sent",
+            "delivered",
+            "receipts",
+            "rejected",
+            "DLQ",
+            "p50ms",
+            "p99ms",
+        )
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("from", "to") else "right")
         for (sender, recipient), counts in sorted(per_pair.items()):
             times = sorted(latency[(sender, recipient)])
             p50 = f"{statistics.median(times) * 1000:.0f}" if times else "-"

@@ -171,5 +171,6 @@ def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Ite
                 planned = Planned(
                     "TH-BKK", durian_to_kunming(f"BK{reference}", issued, lines), "rail TH-LA-CN"
                 )
-            recent.append(planned)
+            if planned.sender == "CN-CQ":
+                recent.append(planned)
         yield planned
