@@ -158,7 +158,6 @@ class KafkaConsumer:
             raise _wrap("reading consumer lag", exc) from exc
         return result
 
-
     async def caught_up(self) -> bool:
         assigned = list(self._client.assignment())
         try:

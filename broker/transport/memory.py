@@ -129,7 +129,6 @@ class MemoryConsumer:
             for topic, index in self._position
         }
 
-
     async def caught_up(self) -> bool:
         return all(
             position >= len(self._broker.partitions[topic][index])
