@@ -19,6 +19,10 @@ from broker.errors import BrokerError
 COMMAND_MODULES: tuple[str, ...] = (
     "broker.devkafka.cli",
     "broker.bench.cli",
+    "broker.node.cli",
+    "broker.demo.cli",
+    "broker.signing.cli",
+    "broker.formats.cli",
 )
 
 

@@ -1,0 +1,111 @@
+"""How the canonical declaration sits in UN/EDIFACT CUSDEC D.96B segments, qualifier by qualifier.
+
+Qualifier codes come from the UNTDID code lists (1001, 1153, 3035, 3227, 5025, 6069, 6313,
+2379); the ones DOMAIN.md does not confirm are marked [check]. Layout:
+
+    UNB UNH BGM+830|929|950+<LRN>+9|4|5|1  DTM+137:<local time+offset>:208
+    LOC+22 declaring office, +42 exit office, +41 entry office, +9 loading, +11 discharge,
+        +35 dispatch country, +49 transit countries, +36 destination country
+    MEA+AAE+AAD+KGM:<total gross>  EQD+CN+<container>  SEL+<seal>
+    RFF+AAE:<declaration number>  RFF+UCN:<UCR>  TDT+11++<Rec 19>+++++<means>::::<nationality>
+    NAD+EX|IM|DT|CA  TOD+6++<Incoterm>  LOC+1+:::<named place>  CUX+2:<invoice currency>:4
+    MOA+39:<invoice amount>  MOA+79:<total value>:<currency>
+    UNS+D  then per goods item:
+    LIN+<n>  CST++<procedure>:117:ZZZ  PIA+5+<HS6>:HS  PIA+1+<national line>:HS
+    FTX+AAA+++<description>  LOC+27+<origin>  QTY+47:<qty>:<Rec 20>
+    MEA+AAE+AAL+KGM:<net>  MEA+AAE+AAB+KGM:<gross>  MOA+38:<value>:<currency>
+    PAC+<packages>++<Rec 21>  DOC+864:::<agreement>+<certificate>
+    UNS+S  CNT+5:<goods items>  CNT+11:<packages>  UNT  UNZ
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from broker.model import DeclarationKind
+
+FORMAT_ID: Final = "cusdec"
+MESSAGE_TYPE: Final = ("CUSDEC", "D", "96B", "UN")
+ACCEPTED_RELEASES: Final = ("96B", "97A")  # DOMAIN.md: the layout is the same in both
+
+# BGM C002/1001 document name code (UNTDID 1001).
+DOCUMENT_CODES: Final = {
+    DeclarationKind.EXPORT: "830",  # goods declaration for exportation
+    DeclarationKind.IMPORT: "929",  # goods declaration for importation
+    DeclarationKind.TRANSIT: "950",  # goods declaration for customs transit
+}
+
+# LOC 3227 qualifiers of header places: canonical field -> qualifier.
+OFFICE_LOCATIONS: Final = {
+    "declaring_office": "22",  # customs clearance location [check]
+    "exit_office": "42",  # consignment exit customs office [check]
+    "entry_office": "41",  # consignment entry customs office [check]
+    "exit_place": "9",  # place of loading
+    "entry_place": "11",  # place of discharge
+}
+DISPATCH_COUNTRY: Final = "35"  # exportation country (DOMAIN.md: LOC+35)
+TRANSIT_COUNTRY: Final = "49"  # transit country [check]
+DESTINATION_COUNTRY: Final = "36"  # country of ultimate destination (DOMAIN.md: LOC+36)
+TERMS_PLACE: Final = "1"  # place of terms of delivery
+ORIGIN_COUNTRY: Final = "27"  # country of origin (goods item)
+
+# RFF 1153 qualifiers.
+REFERENCES: Final = {"declaration_number": "AAE", "consignment_ucr": "UCN"}  # UCN [check]
+
+# NAD 3035 party qualifiers.
+PARTIES: Final = {
+    "exporter": "EX",
+    "importer": "IM",
+    "declarant": "DT",
+    "carrier": "CA",
+}  # DT [check]
+
+# MEA 6311 purpose AAE (measurement) + 6313 dimension; masses in kg.
+MEASURE_PURPOSE: Final = "AAE"
+TOTAL_GROSS: Final = "AAD"  # consignment gross weight
+ITEM_NET: Final = "AAL"  # net weight [check]
+ITEM_GROSS: Final = "AAB"  # goods item gross weight [check]
+
+# MOA 5025 qualifiers.
+INVOICE_AMOUNT: Final = "39"  # invoice total amount (DOMAIN.md: MOA+39)
+TOTAL_VALUE: Final = "79"  # total line items amount [check]
+ITEM_VALUE: Final = "38"  # invoice item amount [check]
+
+DATE_QUALIFIER: Final = "137"  # document/message date/time
+WRITTEN_DATE_FORMAT: Final = "208"  # CCYYMMDDHHMMSSZHHMM (directories D.12A+ name it) [check]
+
+TRANSPORT_STAGE: Final = "11"  # TDT 8051: at border
+TERMS_FUNCTION: Final = "6"  # TOD 4055: delivery condition [check]
+INVOICE_CURRENCY: Final = ("2", "4")  # CUX 6347 reference currency, 6343 invoicing currency
+QUANTITY_QUALIFIER: Final = "47"  # QTY 6063 invoiced quantity [check]
+DESCRIPTION_TEXT: Final = "AAA"  # FTX 4451 goods description
+HS_SUBHEADING: Final = "5"  # PIA 4347 product identification
+NATIONAL_LINE: Final = "1"  # PIA 4347 additional identification
+PROCEDURE_LIST: Final = ("117", "ZZZ")  # CST customs procedure code list, mutually defined [check]
+PREFERENCE_DOCUMENT: Final = "864"  # DOC 1001 preference certificate of origin
+ITEM_COUNT: Final = "5"  # CNT 6069 number of customs item detail lines
+PACKAGE_COUNT: Final = "11"  # CNT 6069 total number of packages
+CONTAINER_EQUIPMENT: Final = "CN"  # EQD 8053 container
+
+# UN/EDIFACT element lengths the directory repeats components for: names 5 x 35, street 4 x 35,
+# free text 5 x 512. Longer text continues in further components rather than being cut.
+NAME_CHUNK: Final = 35
+TEXT_CHUNK: Final = 512
+
+CAPABILITIES: Final = frozenset(
+    {
+        "functional_reference", "declaration_number", "kind", "function", "issue_time",
+        "issue_time_offset_minutes", "declaring_office", "exit_office", "exit_place",
+        "entry_office", "entry_place", "itinerary", "transport.mode", "transport.means_identity",
+        "transport.nationality", "transport.containers", "transport.seals",
+        *(f"{role}.{field}" for role in PARTIES for field in (
+            "name", "identifier", "identifier_scheme", "street", "city", "postcode", "country")),
+        *(f"goods_items.*.{field}" for field in (
+            "line_number", "hs6", "tariff_line", "description", "origin_country", "quantity",
+            "quantity_unit", "net_mass_kg", "gross_mass_kg", "value", "value_currency",
+            "procedure_code", "preference.agreement", "preference.certificate_number",
+            "package_count", "package_kind")),
+        "total_gross_mass_kg", "total_package_count", "total_value", "total_value_currency",
+        "invoice_amount", "invoice_currency", "incoterm", "incoterm_place", "consignment_ucr",
+    }
+)  # fmt: skip

@@ -1,0 +1,232 @@
+"""Read untrusted XML safely into a small immutable tree that knows each element's path.
+
+Safety: defusedxml refuses any DTD, so entity expansion (billion laughs) and external entities
+(XXE, e.g. `file:///etc/passwd`) fail before anything is expanded or read; size, nesting depth
+and element count are bounded and checked while parsing, so a hostile document fails fast.
+
+Encoding: the XML declaration is honoured (UTF-8 by default, UTF-16 with a byte order mark, and
+GB18030/GBK/GB2312 from legacy Chinese systems). The bytes are decoded here, strictly, so that
+GBK bytes declared as UTF-8 are reported with their byte offset instead of being mangled; expat
+itself cannot read the multi-byte Chinese encodings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import re
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import iterparse
+
+from broker.formats.base import ParseLimits
+from broker.formats.problems import ProblemLog
+
+# Declared encoding (lower case) -> Python codec. Anything else is refused, not guessed.
+_CODECS: Final = {
+    "utf-8": "utf-8",
+    "utf8": "utf-8",
+    "utf-16": "utf-16",
+    "gb18030": "gb18030",
+    "gbk": "gbk",
+    "gb2312": "gb2312",
+    "iso-8859-1": "latin-1",
+    "us-ascii": "ascii",
+}
+_DECLARATION: Final = re.compile(r"\A<\?xml\b[^>]*?\?>")
+_ENCODING: Final = re.compile(r"""\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+@dataclass(frozen=True, slots=True)
+class XmlNode:
+    """One element: local name, path such as `/DecMessage/DecLists/DecList[3]`, text, children."""
+
+    tag: str
+    path: str
+    text: str
+    attributes: Mapping[str, str]
+    children: tuple[XmlNode, ...]
+
+
+class _Abort(Exception):
+    """A limit was exceeded while parsing; the problem is already logged."""
+
+
+def read_xml(
+    data: bytes, *, log: ProblemLog, limits: ParseLimits, namespaces: frozenset[str]
+) -> XmlNode | None:
+    """The document's root, or None when it cannot be read (every reason logged in `log`).
+
+    Elements must be in no namespace or one of `namespaces`; their tags are given without it.
+    """
+    if len(data) > limits.max_bytes:
+        log.add(
+            f"document is larger than {limits.max_bytes} bytes", location="byte 0", code="too_large"
+        )
+        return None
+    text = _decode(data, log)
+    if text is None:
+        return None
+    # The text is decoded already: blank out the declaration's encoding, keeping every position.
+    blanked = _DECLARATION.sub(lambda found: " " * len(found.group()), text, count=1)
+    root = _parse(blanked.encode("utf-8"), log, limits)
+    return None if root is None else _node(root, f"/{_local(root.tag)}", log, namespaces)
+
+
+def _decode(data: bytes, log: ProblemLog) -> str | None:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        declared, codec = "UTF-16", "utf-16"
+    else:
+        data = data.removeprefix(codecs.BOM_UTF8)
+        head = data[:200].decode("ascii", errors="replace")
+        found = _ENCODING.search(head) if _DECLARATION.match(head) else None
+        declared = found.group(1) if found else "UTF-8"
+        if declared.lower() not in _CODECS:
+            log.add(
+                f"encoding {declared!r} is not supported (use UTF-8 or GB18030)",
+                location="XML declaration",
+                value=declared,
+                code="unsupported_encoding",
+            )
+            return None
+        codec = _CODECS[declared.lower()]
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        log.add(
+            f"bytes are not valid {declared} as the document declares ({exc.reason})",
+            location=f"byte {exc.start}",
+            value=data[exc.start : exc.start + 8].hex(" "),
+            code="bad_encoding",
+        )
+        return None
+
+
+def _parse(utf8: bytes, log: ProblemLog, limits: ParseLimits) -> Element | None:
+    depth = elements = 0
+    root = None
+    try:
+        for event, element in iterparse(io.BytesIO(utf8), events=("start", "end"), forbid_dtd=True):
+            if event == "end":
+                depth -= 1
+                continue
+            depth, elements = depth + 1, elements + 1
+            root = element if root is None else root
+            if depth > limits.max_xml_depth or elements > limits.max_xml_elements:
+                what = "nested deeper" if depth > limits.max_xml_depth else "more elements"
+                log.add(
+                    f"document has {what} than this adapter allows",
+                    location=f"element {elements} ({_local(element.tag)})",
+                    code="too_large",
+                )
+                raise _Abort
+    except _Abort:
+        return None
+    except DefusedXmlException:
+        # Its text names the referenced entity or file; the user needs none of that.
+        log.add(
+            "document type declarations (DTD) are refused: no entity expansion, no external "
+            "references",
+            location="DOCTYPE",
+            code="dtd_forbidden",
+        )
+        return None
+    except ParseError as exc:
+        line, column = exc.position
+        log.add(
+            f"not well-formed XML ({_expat_reason(exc)})",
+            location=f"line {line}, column {column + 1}",
+            code="malformed_xml",
+        )
+        return None
+    return root
+
+
+def _expat_reason(exc: ParseError) -> str:
+    return str(exc).split(":", 1)[0]
+
+
+def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[str]) -> XmlNode:
+    namespace = element.tag[1:].split("}", 1)[0] if element.tag.startswith("{") else ""
+    if namespace and namespace not in namespaces:
+        log.add(
+            f"element is in unexpected namespace {namespace!r}",
+            location=path,
+            code="unknown_element",
+        )
+    children = list(element)
+    tags = [_local(child.tag) for child in children]
+    totals = Counter(tags)
+    seen: Counter[str] = Counter()
+    nodes = []
+    for child, tag in zip(children, tags, strict=True):
+        seen[tag] += 1
+        child_path = f"{path}/{tag}[{seen[tag]}]" if totals[tag] > 1 else f"{path}/{tag}"
+        nodes.append(_node(child, child_path, log, namespaces))
+        if child.tail and child.tail.strip():
+            log.add(
+                "text between elements is not allowed",
+                location=child_path,
+                value=child.tail.strip(),
+                code="unexpected_text",
+            )
+    text = element.text or ""
+    if nodes and text.strip():
+        log.add(
+            "an element with children cannot hold text",
+            location=path,
+            value=text.strip(),
+            code="unexpected_text",
+        )
+    return XmlNode(_local(element.tag), path, text, dict(element.attrib), tuple(nodes))
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+class Children:
+    """The children of one element, checked against the tags it may hold once or repeatedly.
+
+    An unknown tag, or a repeat of a tag allowed once, is logged; lookups then never fail, an
+    absent element is simply None (or empty), with the path it would have had for locations.
+    """
+
+    def __init__(
+        self,
+        node: XmlNode | None,
+        log: ProblemLog,
+        *,
+        path: str,
+        once: tuple[str, ...] = (),
+        repeated: tuple[str, ...] = (),
+    ) -> None:
+        self.path = node.path if node else path
+        self._children: dict[str, list[XmlNode]] = {}
+        for child in node.children if node else ():
+            if child.tag not in once and child.tag not in repeated:
+                log.add(f"unknown element {child.tag}", location=child.path, code="unknown_element")
+            elif child.tag in once and child.tag in self._children:
+                log.add(
+                    f"{child.tag} appears more than once",
+                    location=child.path,
+                    code="duplicate_element",
+                )
+            else:
+                self._children.setdefault(child.tag, []).append(child)
+
+    def first(self, tag: str) -> XmlNode | None:
+        found = self._children.get(tag)
+        return found[0] if found else None
+
+    def every(self, tag: str) -> list[XmlNode]:
+        return self._children.get(tag, [])
+
+    def where(self, tag: str) -> str:
+        found = self.first(tag)
+        return found.path if found else f"{self.path}/{tag}"

@@ -1,0 +1,84 @@
+"""Fuzzing: random bytes and mutated valid documents only ever give `FormatError`.
+
+Any other exception (KeyError, RecursionError, UnicodeError ...) or a hang would be a bug: the
+broker must answer bad input with a list of problems, never a traceback.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from broker.errors import FormatError
+from broker.formats import default_registry
+from tests.unit.formats.support import FORMAT_IDS, golden_documents
+
+REGISTRY = default_registry()
+DOCUMENTS = {
+    format_id: [path.read_bytes() for f, path in golden_documents() if f == format_id]
+    for format_id in FORMAT_IDS
+}
+FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def parses_or_explains(format_id: str, data: bytes) -> None:
+    """Parsing gives a declaration or a `FormatError` with reasons; anything else propagates."""
+    try:
+        REGISTRY.get(format_id).parse(data, source="fuzz")
+    except FormatError as exc:
+        problems = exc.problems
+    else:
+        return
+    assert problems
+
+
+@pytest.mark.parametrize("format_id", FORMAT_IDS)
+@FUZZ
+@given(data=st.binary(max_size=600))
+def test_random_bytes(format_id: str, data: bytes) -> None:
+    parses_or_explains(format_id, data)
+
+
+@st.composite
+def mutated(draw: st.DrawFn, document: bytes) -> bytes:
+    """`document` with a few bytes replaced, deleted, inserted or a slice repeated."""
+    data = bytearray(document)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        kind = draw(st.sampled_from(["replace", "delete", "insert", "repeat"]))
+        size = draw(st.integers(1, 16))
+        if kind == "replace":
+            data[at : at + size] = draw(st.binary(min_size=size, max_size=size))
+        elif kind == "delete":
+            del data[at : at + size]
+        elif kind == "insert":
+            data[at:at] = draw(
+                st.binary(min_size=1, max_size=size)
+                | st.sampled_from(
+                    [
+                        b"<",
+                        b">",
+                        b"&",
+                        b"'",
+                        b"?",
+                        b"+",
+                        b":",
+                        b"<![CDATA[",
+                        b"&amp;",
+                        b"\x00",
+                        b"\xff",
+                    ]
+                )
+            )
+        else:
+            data[at:at] = data[at : at + size * 8]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("format_id", FORMAT_IDS)
+@FUZZ
+@given(data=st.data())
+def test_mutated_valid_documents(format_id: str, data: st.DataObject) -> None:
+    document = data.draw(st.sampled_from(DOCUMENTS[format_id]))
+    parses_or_explains(format_id, data.draw(mutated(document)))
