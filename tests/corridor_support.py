@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from broker.clock import Clock
 from broker.codec import Codec
-from broker.errors import FormatError
+from broker.errors import FormatError, Problem
 from broker.metrics import NodeMetrics
 from broker.model import Declaration, problems_from
 from broker.node.config import IdentitySettings, NodeConfig, Partner, TopicSettings
@@ -45,6 +45,7 @@ class _Loss:
 class _Rendered:
     data: bytes
     loss: _Loss = _Loss()
+    warnings: tuple[Problem, ...] = ()
 
 
 class JsonFormat:
@@ -58,7 +59,7 @@ class JsonFormat:
         except ValidationError as exc:
             raise FormatError.collect("invalid", problems_from(exc, source=source)) from exc
 
-    def render(self, declaration: Declaration) -> _Rendered:
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> _Rendered:
         return _Rendered(declaration.model_dump_json().encode("utf-8"))
 
 

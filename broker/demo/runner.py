@@ -274,17 +274,7 @@ class CorridorDemo:
         for sender, receiver, _, _ in letters:
             per_pair[(sender, receiver)]["dead-lettered"] += 1
         table = Table(title=f"ILSTC corridor demo, run {self.run_id}")
-        columns = (
-            "from",
-            "to",
-            "sent",
-            "delivered",
-            "receipts",
-            "rejected",
-            "DLQ",
-            "p50ms",
-            "p99ms",
-        )
+        columns = ("from", "to", "sent", "deliv", "rcpt", "rej", "DLQ", "p50ms", "p99ms")
         for column in columns:
             table.add_column(column, justify="left" if column in ("from", "to") else "right")
         for (sender, recipient), counts in sorted(per_pair.items()):

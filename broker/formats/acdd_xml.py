@@ -33,5 +33,5 @@ class AcddXmlAdapter:
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
         return parse_acdd_xml(data, source=source, limits=self._limits)
 
-    def render(self, declaration: Declaration) -> RenderResult:
-        return render_acdd_xml(declaration)
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
+        return render_acdd_xml(declaration, require_mandatory=require_mandatory)

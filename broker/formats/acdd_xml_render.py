@@ -10,7 +10,10 @@ Layout, WCO Data Model names (see `acdd_xml_items` for why this is not the offic
 
 Amounts carry `currencyID`, measures `unitCode` (masses always KGM), identifiers `schemeID`;
 the departure date-time keeps its UTC offset; extensions travel as AdditionalInformation.
-A declaration missing one of the fifteen mandatory ACDD items is refused with all of them listed.
+A declaration missing one of the fifteen mandatory ACDD items is refused with all of them listed,
+unless the caller asks to go on without them (`require_mandatory=False`): a receiving node then
+delivers what the sending country's format could say and reports the gaps as warnings (China's
+declaration, for one, has no address for the overseas consignee).
 """
 
 from __future__ import annotations
@@ -34,15 +37,17 @@ PARTY_ELEMENTS = {
 }
 
 
-def render_acdd_xml(declaration: Declaration) -> RenderResult:
+def render_acdd_xml(declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
     ledger = RenderLedger(declaration, FORMAT_ID)
     problems = unencodable_text(declaration, XML_REFUSED)
-    problems += [
+    missing = [
         Problem(
             f"mandatory ACDD data item {item!r} is missing", field=path, code="mandatory_missing"
         )
         for item, path in missing_items(ledger.values, len(declaration.goods_items))
     ]
+    if require_mandatory:
+        problems += missing
     if problems:
         raise FormatError.collect(f"cannot render as {FORMAT_ID}", problems)
     take = ledger.take
@@ -97,7 +102,8 @@ def render_acdd_xml(declaration: Declaration) -> RenderResult:
         "ACDD",
         children=(XmlElement("MessageID", str(take("message_id"))), *([body] if body else [])),
     )
-    return RenderResult(to_xml_bytes(root, namespace=NAMESPACE), ledger.report())
+    warnings = () if require_mandatory else tuple(missing)
+    return RenderResult(to_xml_bytes(root, namespace=NAMESPACE), ledger.report(), warnings)
 
 
 def _local_time(declaration: Declaration, ledger: RenderLedger) -> str:

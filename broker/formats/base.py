@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 from uuid import UUID, uuid5
 
+from broker.errors import Problem
 from broker.model import Declaration
 
 MIB: Final = 1024 * 1024
@@ -74,6 +75,8 @@ class LossReport:
 class RenderResult:
     data: bytes
     loss: LossReport
+    # Mandatory items the document lacks, when rendering was asked to go on without them.
+    warnings: tuple[Problem, ...] = ()
 
 
 class FormatAdapter(Protocol):
@@ -93,7 +96,9 @@ class FormatAdapter(Protocol):
 
     def parse(self, data: bytes, *, source: str = "") -> Declaration: ...
 
-    def render(self, declaration: Declaration) -> RenderResult: ...
+    def render(
+        self, declaration: Declaration, *, require_mandatory: bool = True
+    ) -> RenderResult: ...
 
 
 def pattern_of(path: str) -> str:

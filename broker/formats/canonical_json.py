@@ -83,5 +83,6 @@ class CanonicalJsonAdapter:
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
         return parse_canonical_json(data, source=source, limits=self._limits)
 
-    def render(self, declaration: Declaration) -> RenderResult:
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
+        # Nothing this format needs can be absent from a valid declaration: the flag is moot.
         return render_canonical_json(declaration)

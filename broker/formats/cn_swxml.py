@@ -34,5 +34,6 @@ class CnSwxmlAdapter:
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
         return parse_cn_swxml(data, source=source, limits=self._limits)
 
-    def render(self, declaration: Declaration) -> RenderResult:
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
+        # Nothing this format needs can be absent from a valid declaration: the flag is moot.
         return render_cn_swxml(declaration)

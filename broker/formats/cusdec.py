@@ -31,5 +31,6 @@ class CusdecAdapter:
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
         return parse_cusdec(data, source=source, limits=self._limits)
 
-    def render(self, declaration: Declaration) -> RenderResult:
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
+        # Nothing this format needs can be absent from a valid declaration: the flag is moot.
         return render_cusdec(declaration, syntax=self._syntax)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from broker.clock import Clock
 from broker.codec import Codec
+from broker.errors import Problem
 from broker.metrics import NodeMetrics
 from broker.model import Declaration
 from broker.node.config import NodeConfig
@@ -29,6 +30,8 @@ class Rendered(Protocol):
     def data(self) -> bytes: ...
     @property
     def loss(self) -> LossReport: ...
+    @property
+    def warnings(self) -> tuple[Problem, ...]: ...
 
 
 class DocumentFormat(Protocol):
@@ -37,7 +40,7 @@ class DocumentFormat(Protocol):
     @property
     def file_extension(self) -> str: ...
     def parse(self, data: bytes, *, source: str = "") -> Declaration: ...
-    def render(self, declaration: Declaration) -> Rendered: ...
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> Rendered: ...
 
 
 class FormatLookup(Protocol):

@@ -131,7 +131,8 @@ class Receiver:
             return
         fmt = parts.config.format
         try:
-            rendered = parts.formats.get(fmt).render(declaration)
+            # Deliver what the sender's format could say; missing items become warnings.
+            rendered = parts.formats.get(fmt).render(declaration, require_mandatory=False)
         except FormatError as exc:
             self._reject(record, message, exc.problems, str(exc), "unrenderable")
             return
@@ -159,7 +160,9 @@ class Receiver:
         parts.metrics.end_to_end_latency.labels(message.sender, self._node).observe(
             max(0.0, (now - envelope.time).total_seconds())
         )
-        self._send_receipt(message.sender, envelope.id, record.value, ())
+        # NCTS code 13 "missing condition": accepted with errors, like CUSRES can say.
+        warnings = tuple(ReceiptError.from_problem(p, default_code="13") for p in rendered.warnings)
+        self._send_receipt(message.sender, envelope.id, record.value, warnings)
         log.info("delivered", extra=self._about(record, envelope.id))
 
     def _reject(
@@ -178,7 +181,9 @@ class Receiver:
         parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
         self._verifier.mark_accepted(message)
         parts.metrics.rejected.labels(message.sender, self._node, parts.config.format).inc()
-        self._send_receipt(message.sender, message.envelope.id, record.value, errors)
+        self._send_receipt(
+            message.sender, message.envelope.id, record.value, errors, accepted=False
+        )
         log.warning("rejected: %s", code, extra=self._about(record, message.envelope.id))
 
     # ------------------------------------------------------------------ receipts
@@ -199,7 +204,13 @@ class Receiver:
             )
 
     def _send_receipt(
-        self, recipient: str, referenced: str, received: bytes, errors: tuple[ReceiptError, ...]
+        self,
+        recipient: str,
+        referenced: str,
+        received: bytes,
+        errors: tuple[ReceiptError, ...],
+        *,
+        accepted: bool = True,
     ) -> None:
         parts = self._parts
         now = parts.clock.now()
@@ -208,7 +219,7 @@ class Receiver:
             referenced_message_id=uuid.UUID(referenced),
             received_sha256=hashlib.sha256(received).digest(),
             receiving_node=self._node,
-            status=ReceiptStatus.REJECTED if errors else ReceiptStatus.ACCEPTED,
+            status=ReceiptStatus.ACCEPTED if accepted else ReceiptStatus.REJECTED,
             issue_time=now,
             errors=errors,
         )
