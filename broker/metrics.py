@@ -2,10 +2,12 @@
 
 Names carry the `customs_` prefix and their unit; label sets are fixed and bounded (node ids,
 formats, reason codes, canonical field names, partitions): never a declaration id.
+`deploy/prometheus/rules/` and `deploy/grafana/dashboards/` query these names; tests check both.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,9 +16,17 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from broker import __version__
+from broker.signing.reasons import Reason
 
 # From 5 ms (same machine) to 2 min (a partner's node down for a while).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
+
+# Dead-letter codes besides the verifier's reasons (see broker/node/receiver.py).
+OTHER_DEAD_LETTER_CODES = ("unsupported-type", "internal-error")
+
+# Where /metrics listens unless the caller says: loopback, since the numbers are nobody else's
+# business. A container sets 0.0.0.0 here so Prometheus in another container or pod can scrape.
+METRICS_HOST_ENV = "CUSTOMS_METRICS_HOST"
 
 
 class NodeMetrics:
@@ -83,13 +93,31 @@ class NodeMetrics:
         Info("customs_node", "This node", registry=registry).info(
             {"node": node, "country": country, "format": fmt, "version": __version__}
         )
+        # Known reasons start at 0: a counter series that first appears at 1 shows no increase
+        # to `rate()`/`increase()`, so the first replay or forged record would raise no alert.
+        for reason in Reason:
+            self.verification_failures.labels(node, reason.value)
+            self.dead_lettered.labels(node, reason.value)
+        for code in OTHER_DEAD_LETTER_CODES:
+            self.dead_lettered.labels(node, code)
 
 
 class MetricsServer:
-    """`/metrics`, `/healthz` (process alive) and `/readyz` (node consuming) on one port."""
+    """`/metrics`, `/healthz` (process alive) and `/readyz` (node consuming) on one port.
 
-    def __init__(self, registry: CollectorRegistry, port: int, ready: Callable[[], bool]) -> None:
+    `port=0` takes any free port (see `.port`); `host` defaults to `$CUSTOMS_METRICS_HOST`,
+    else 127.0.0.1.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        port: int,
+        ready: Callable[[], bool],
+        host: str | None = None,
+    ) -> None:
         registry_ = registry
+        host = host or os.environ.get(METRICS_HOST_ENV) or "127.0.0.1"
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
@@ -115,13 +143,15 @@ class MetricsServer:
             def log_message(self, format: str, *args: object) -> None:
                 return  # scrapes every few seconds would drown the node's own log
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.port = self._server.server_address[1]
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self.host = host
+        self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for serve_forever: never started, never ends
+            self._server.shutdown()
         self._server.server_close()

@@ -89,9 +89,12 @@ def stage_cpu_us(
     )
     stages["decode_validate"] = _each(values, sender.codec.decode_declaration)
     renderer = sender.formats.get(receiver_config.format)
-    stages["render"] = _each(declarations, renderer.render)
+    def render(declaration: Declaration) -> bytes:
+        return renderer.render(declaration, require_mandatory=False).data  # as the node does
+
+    stages["render"] = _each(declarations, render)
     scratch.mkdir(parents=True, exist_ok=True)
-    rendered = [renderer.render(d).data for d in declarations]
+    rendered = [render(d) for d in declarations]
     stages["deliver_fsync"] = _each(
         indexes, lambda i: write_atomically(scratch / f"doc-{i}.xml", rendered[i])
     )

@@ -38,22 +38,36 @@ def _wrap(action: str, exc: KafkaError) -> TransportError:
 
 
 class KafkaProducer:
+    """The aiokafka client is made in `start` (inside the event loop) and gone after `stop`."""
+
     def __init__(self, settings: KafkaSettings, *, linger_ms: int = 0) -> None:
-        self._client = AIOKafkaProducer(
-            **client_kwargs(settings),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=linger_ms,
-        )
+        self._settings = settings
+        self._linger_ms = linger_ms
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def _client(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise TransportError("producer used before start()")
+        return self._started
 
     async def start(self) -> None:
+        self._started = AIOKafkaProducer(
+            **client_kwargs(self._settings),
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=self._linger_ms,
+        )
         try:
-            await self._client.start()
+            await self._started.start()
         except KafkaError as exc:
+            await self.stop()
             raise _wrap("starting producer", exc) from exc
 
     async def stop(self) -> None:
-        await self._client.stop()
+        if self._started is not None:
+            client, self._started = self._started, None
+            await client.stop()
 
     async def send(self, record: OutboundRecord) -> Delivery:
         try:
@@ -89,27 +103,42 @@ class KafkaProducer:
 
 
 class KafkaConsumer:
+    """The aiokafka client is made in `start` (inside the event loop) and gone after `stop`."""
+
     def __init__(
         self, settings: KafkaSettings, topics: Sequence[str], group_id: str | None
     ) -> None:
-        self._client = AIOKafkaConsumer(
-            *topics,
-            **client_kwargs(settings),
-            group_id=group_id,
+        self._settings = settings
+        self._topics = list(topics)
+        self._group_id = group_id
+        self._started: AIOKafkaConsumer | None = None
+
+    @property
+    def _client(self) -> AIOKafkaConsumer:
+        if self._started is None:
+            raise TransportError("consumer used before start()")
+        return self._started
+
+    async def start(self) -> None:
+        self._started = AIOKafkaConsumer(
+            *self._topics,
+            **client_kwargs(self._settings),
+            group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # The node's handler for one batch must finish within this, else it is evicted.
             max_poll_interval_ms=300_000,
         )
-
-    async def start(self) -> None:
         try:
-            await self._client.start()
+            await self._started.start()
         except KafkaError as exc:
+            await self.stop()
             raise _wrap("starting consumer", exc) from exc
 
     async def stop(self) -> None:
-        await self._client.stop()
+        if self._started is not None:
+            client, self._started = self._started, None
+            await client.stop()
 
     async def fetch(self, max_records: int, timeout_s: float) -> list[InboundRecord]:
         try:
@@ -178,6 +207,7 @@ class KafkaAdmin:
         try:
             await self._client.start()
         except KafkaError as exc:
+            await self._client.close()
             raise _wrap("starting admin client", exc) from exc
 
     async def ensure_topics(self, specs: Sequence[TopicSpec]) -> list[str]:
