@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from broker import __version__
 from broker.errors import BrokerError
+from broker.logs import configure_logging
 
 # Modules whose `register(subparsers)` adds a command group. Keep one per line.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    configure_logging()  # JSON lines when stderr is not a terminal
     try:
         status = args.handler(args)
     except BrokerError as exc:

@@ -89,6 +89,7 @@ def stage_cpu_us(
     )
     stages["decode_validate"] = _each(values, sender.codec.decode_declaration)
     renderer = sender.formats.get(receiver_config.format)
+
     def render(declaration: Declaration) -> bytes:
         return renderer.render(declaration, require_mandatory=False).data  # as the node does
 

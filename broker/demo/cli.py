@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ from rich.console import Console
 from broker.devkafka.cli import default_state_dir
 from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
+from broker.logs import configure_logging
 from broker.transport.settings import KafkaSettings
 
 
@@ -52,7 +52,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     work.mkdir(parents=True, exist_ok=True)
     # The nodes' own log lines go to a file; the terminal shows progress and the summary.
-    logging.basicConfig(filename=work / "demo.log", level=logging.INFO, force=True)
+    configure_logging(open(work / "demo.log", "a", encoding="utf-8"), json_lines=True)  # noqa: SIM115 - open for the whole run
     console.print(f"node logs: {work / 'demo.log'}")
     options = DemoOptions(
         work_dir=work,
