@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import io
-import timeit
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import fastavro
 
+from broker.bench.timing import best_seconds
 from broker.codec import Codec, SchemaKind
 from broker.codec.framing import parse_single_object
 from broker.errors import ConfigError
@@ -44,7 +43,7 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
     if parse_single_object(framed)[1] != body:
         raise ConfigError("the codec and plain fastavro wrote different bodies: not comparable")
 
-    best = _best_seconds(
+    best = best_seconds(
         {
             "encode": lambda: codec.encode_declaration(declaration),
             "decode": lambda: codec.decode_declaration(framed),
@@ -71,15 +70,3 @@ def _plain_write(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
     out = io.BytesIO()
     fastavro.schemaless_writer(out, schema, record, disable_tuple_notation=True)
     return out.getvalue()
-
-
-def _best_seconds(
-    operations: dict[str, Callable[[], object]], *, rounds: int, batch: int
-) -> dict[str, float]:
-    """Seconds per call of each operation in its fastest round (timeit pauses the GC)."""
-    timers = {name: timeit.Timer(operation) for name, operation in operations.items()}
-    best = dict.fromkeys(operations, float("inf"))
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            best[name] = min(best[name], timer.timeit(batch) / batch)
-    return best

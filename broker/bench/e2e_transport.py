@@ -7,8 +7,10 @@ around each record. Records are pipelined (sent without waiting for each ack) on
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from broker.codec import SchemaKind
@@ -17,21 +19,27 @@ from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_messa
 from broker.signing.keystore import KeyStore
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.verify import Verifier
-from broker.transport.base import OutboundRecord
+from broker.transport.base import InboundRecord, OutboundRecord
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 
 _CHUNK = 500  # records in flight per send_many
 
 
-async def _consume(transport: KafkaTransport, topic: str, count: int, check: object) -> None:
+async def _consume(
+    transport: KafkaTransport,
+    topic: str,
+    count: int,
+    check: Callable[[InboundRecord], None] | None,
+) -> None:
+    """Read `count` records (started before the producer, so both sides overlap)."""
     consumer = transport.consumer([topic], f"{topic}.reader")
     await consumer.start()
     try:
         seen = 0
         while seen < count:
             for record in await consumer.fetch(1000, 1.0):
-                if callable(check):
+                if check is not None:
                     check(record)
                 seen += 1
     finally:
@@ -45,6 +53,7 @@ async def raw_aiokafka_rate(
     transport = KafkaTransport(settings)
     producer = transport.producer()
     await producer.start()
+    reader = asyncio.create_task(_consume(transport, topic, count, None))
     began = time.perf_counter()
     try:
         for start in range(0, count, _CHUNK):
@@ -55,7 +64,7 @@ async def raw_aiokafka_rate(
             await producer.send_many(batch)
     finally:
         await producer.stop()
-    await _consume(transport, topic, count, None)
+    await reader
     return count / (time.perf_counter() - began)
 
 
@@ -74,8 +83,13 @@ async def transport_path_rate(
         replay=MemoryReplayStore(timedelta(days=1), parts.clock),
     )
     schema = parts.codec.writer_fingerprint_hex(SchemaKind.DECLARATION)
+
+    def verify(record: InboundRecord) -> None:
+        verifier.mark_accepted(verifier.verify(record.headers, record.value))
+
     producer = transport.producer()
     await producer.start()
+    reader = asyncio.create_task(_consume(transport, topic, count, verify))
     began = time.perf_counter()
     try:
         for start in range(0, count, _CHUNK):
@@ -96,9 +110,5 @@ async def transport_path_rate(
             await producer.send_many(batch)
     finally:
         await producer.stop()
-
-    def verify(record: object) -> None:
-        verifier.mark_accepted(verifier.verify(record.headers, record.value))  # type: ignore[attr-defined]
-
-    await _consume(transport, topic, count, verify)
+    await reader
     return count / (time.perf_counter() - began)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import argparse
 import functools
-import timeit
 from collections.abc import Callable
 
+from broker.bench.timing import best_seconds
 from broker.errors import ConfigError
 from broker.formats import default_registry
 from broker.model import DeclarationKind
@@ -38,19 +38,7 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
         sizes[f"{adapter.id}_bytes"] = len(document)
         operations[f"{adapter.id}_parse"] = functools.partial(adapter.parse, document)
         operations[f"{adapter.id}_render"] = functools.partial(adapter.render, declaration)
-    best = _best_seconds(operations, rounds=args.rounds, batch=args.batch)
+    best = best_seconds(operations, rounds=args.rounds, batch=args.batch)
     result: dict[str, float | int | str] = {"lines": args.lines, **sizes}
     result.update({f"{name}_per_s": 1 / seconds for name, seconds in best.items()})
     return result
-
-
-def _best_seconds(
-    operations: dict[str, Callable[[], object]], *, rounds: int, batch: int
-) -> dict[str, float]:
-    """Seconds per call of each operation in its fastest round (timeit pauses the GC)."""
-    timers = {name: timeit.Timer(operation) for name, operation in operations.items()}
-    best = dict.fromkeys(operations, float("inf"))
-    for _ in range(rounds):
-        for name, timer in timers.items():
-            best[name] = min(best[name], timer.timeit(batch) / batch)
-    return best

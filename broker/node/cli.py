@@ -83,7 +83,9 @@ async def _serve(config: NodeConfig) -> int:
         server = MetricsServer(parts.metrics.registry, config.metrics_port, lambda: node.ready)
         server.start()
     await node.start()
-    print(f"{config.node_id}: consuming {node.topics.inbox(config.node_id)}; SIGTERM stops")
+    # Flushed at once: a supervisor (or a test) waits for this line to know the node serves.
+    inbox = node.topics.inbox(config.node_id)
+    print(f"{config.node_id}: consuming {inbox}; SIGTERM stops", flush=True)
     try:
         await node.run(stop)  # returns after the batch in hand is handled and committed
     finally:

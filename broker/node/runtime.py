@@ -13,8 +13,9 @@ import logging
 from collections.abc import Mapping
 from datetime import timedelta
 
-from broker.errors import BrokerError, FormatError, SignatureError, TransportError
+from broker.errors import BrokerError, SignatureError, TransportError
 from broker.node.ledger import DeliveryStatus
+from broker.node.outbox import OutboxSender
 from broker.node.parts import NodeParts
 from broker.node.receiver import DeliverCallback, Receiver
 from broker.node.sender import Sender, SubmitResult
@@ -179,21 +180,11 @@ class CorridorNode:
     async def _gateway_loop(self, stop: asyncio.Event, settle_s: float = 0.2) -> None:
         gateway = self.parts.gateway
         assert gateway is not None
-        while not stop.is_set():
-            for path in gateway.ready_files(settle_s):
-                try:
-                    await self.submit(await asyncio.to_thread(path.read_bytes), source=path.name)
-                except TransportError as exc:  # Kafka is away: the file waits in the outbox
-                    log.warning("outbox %s stays: %s", path.name, exc, extra={"node": self.node_id})
-                    break
-                except FormatError as exc:
-                    gateway.move_to_failed(path, str(exc))
-                except BrokerError as exc:
-                    gateway.move_to_failed(path, f"{type(exc).__name__}: {exc}")
-                else:
-                    gateway.move_to_sent(path)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.2)
+
+        async def submit(data: bytes, name: str) -> SubmitResult:
+            return await self.submit(data, source=name)
+
+        await OutboxSender(gateway, submit, self.node_id).run(stop, settle_s)
 
     async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

@@ -8,6 +8,7 @@ auto-commit: the node commits only after it has delivered or dead-lettered a rec
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,8 @@ from broker.transport.base import (
     TopicPartition as TopicPartitionKey,
 )
 from broker.transport.settings import KafkaSettings, client_kwargs
+
+log = logging.getLogger(__name__)
 
 
 def _wrap(action: str, exc: KafkaError) -> TransportError:
@@ -64,10 +67,17 @@ class KafkaProducer:
             await self.stop()
             raise _wrap("starting producer", exc) from exc
 
-    async def stop(self) -> None:
+    async def stop(self, flush_timeout_s: float = 10.0) -> None:
+        """Deliver what is buffered, waiting at most `flush_timeout_s` (Kafka may be away)."""
         if self._started is not None:
             client, self._started = self._started, None
-            await client.stop()
+            try:
+                await asyncio.wait_for(client.stop(), flush_timeout_s)
+            except TimeoutError:
+                # Unacknowledged records are abandoned; their senders never saw an ack, so
+                # gateway files stay in the outbox and submits have raised or been cancelled.
+                log.warning("Kafka unreachable: producer closed with records unsent")
+                await client.client.close()
 
     async def send(self, record: OutboundRecord) -> Delivery:
         try:
@@ -138,7 +148,13 @@ class KafkaConsumer:
     async def stop(self) -> None:
         if self._started is not None:
             client, self._started = self._started, None
-            await client.stop()
+            try:
+                await client.stop()
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # we are being cancelled ourselves
+                # aiokafka's fetcher re-raises its own cancelled fetch when a broker is gone.
 
     async def fetch(self, max_records: int, timeout_s: float) -> list[InboundRecord]:
         try:

@@ -75,10 +75,14 @@ class NodeProcess:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "broker", "node", "run", "--config", str(self.config)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
+        # Logs (stderr) go to a file: an undrained pipe would fill up and stall the node.
+        with (self.config.parent / f"{self.config.stem}.log").open("a") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "broker", "node", "run", "--config", str(self.config)],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # printed once it consumes
         assert "consuming" in line, line + self.proc.stdout.read()
@@ -89,9 +93,11 @@ class NodeProcess:
         return self.proc.wait(timeout=60)
 
     def output(self) -> str:
+        """What it printed (after it exited); closes our end of its pipe."""
         assert self.proc is not None
         assert self.proc.stdout is not None
-        return self.proc.stdout.read()
+        with self.proc.stdout:
+            return self.proc.stdout.read()
 
 
 def documents(count: int, run: str) -> list[tuple[str, bytes]]:
@@ -136,6 +142,7 @@ async def test_sigkill_mid_stream_then_restart_delivers_every_declaration_once(
             break
         await asyncio.sleep(0.05)
     assert receiver.signal(signal.SIGKILL) == -signal.SIGKILL
+    receiver.output()
     for _, data in sent[40:]:  # the sender goes on while the receiver is dead
         await node.submit(data)
     receiver.start()
