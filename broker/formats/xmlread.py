@@ -15,7 +15,6 @@ from __future__ import annotations
 import codecs
 import io
 import re
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -161,11 +160,14 @@ def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[st
         )
     children = list(element)
     tags = [_local(child.tag) for child in children]
-    totals = Counter(tags)
-    seen: Counter[str] = Counter()
+    # Plain dicts, not Counter: this runs for every element of every document (hot path).
+    totals: dict[str, int] = {}
+    for tag in tags:
+        totals[tag] = totals.get(tag, 0) + 1
+    seen: dict[str, int] = {}
     nodes = []
     for child, tag in zip(children, tags, strict=True):
-        seen[tag] += 1
+        seen[tag] = seen.get(tag, 0) + 1
         child_path = f"{path}/{tag}[{seen[tag]}]" if totals[tag] > 1 else f"{path}/{tag}"
         nodes.append(_node(child, child_path, log, namespaces))
         if child.tail and child.tail.strip():
