@@ -17,10 +17,9 @@ $(STAMP): pyproject.toml scripts/ensure-system-deps.sh
 
 setup: $(STAMP)
 
-# Main job: a local Kafka (started or reused) and a round trip through it.
+# Main job: the corridor demo on a local Kafka it starts (or reuses) itself.
 demo: setup
-	$(BIN)/customs-broker kafka up
-	$(BIN)/customs-broker kafka smoke
+	$(BIN)/customs-broker demo
 
 lint: setup
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     configure_logging()  # JSON lines when stderr is not a terminal
+    # aiokafka narrates every rebalance and metadata change at INFO: keep its warnings only.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
     try:
         status = args.handler(args)
     except BrokerError as exc:
