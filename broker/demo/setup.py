@@ -16,16 +16,17 @@ from broker.clock import Clock
 from broker.formats.registry import default_registry
 from broker.node.config import NodeConfig, load_node_config
 from broker.node.topics import CorridorTopics
+from broker.signing.corridor_pki import (
+    DEMO_NODES,
+    PASSPHRASE_FILE,
+    TRUST_LIST_FILE,
+    create_corridor_pki,
+)
 from broker.signing.keydir import announce_certificate
-from broker.signing.keyfile import passphrase_from_file, write_owner_only, write_public_file
-from broker.signing.pki import create_ca, issue_node, load_ca, load_node, save_ca, save_node
-from broker.signing.trust import TrustList
+from broker.signing.keyfile import passphrase_from_file, write_owner_only
+from broker.signing.pki import load_ca, load_node
 from broker.transport.base import OutboundRecord, Transport
 from broker.transport.settings import KafkaSettings
-
-DEMO_NODES = ("CN-CQ", "LA-VTE", "TH-BKK", "VN-HAN")
-PASSPHRASE_FILE = "passphrase.txt"  # noqa: S105 - a file name
-TRUST_LIST_FILE = "trust-list.pem"
 
 
 def repo_deploy_dir() -> Path:
@@ -40,14 +41,7 @@ def ensure_demo_pki(pki: Path, clock: Clock) -> None:
     pki.mkdir(parents=True, exist_ok=True)
     passphrase = SecretStr(secrets.token_urlsafe(24))
     write_owner_only(pki / PASSPHRASE_FILE, passphrase.get_secret_value().encode())
-    authorities = []
-    for node_id in DEMO_NODES:
-        ca = create_ca(node_id[:2], clock=clock)
-        save_ca(ca, pki / "ca" / ca.country, passphrase)
-        save_node(issue_node(ca, node_id, clock=clock), pki / "nodes" / node_id, passphrase)
-        authorities.append(ca)
-    # Written last: its presence says the folder is complete.
-    write_public_file(pki / TRUST_LIST_FILE, TrustList(a.certificate for a in authorities).to_pem())
+    create_corridor_pki(pki, DEMO_NODES, passphrase, clock=clock)
 
 
 def demo_configs(

@@ -18,7 +18,12 @@ from pydantic import SecretStr
 
 from broker.clock import SystemClock
 from broker.signing.algorithms import ALGORITHMS, ED25519
-from broker.signing.identity import country_of
+from broker.signing.corridor_pki import (
+    DEMO_NODES,
+    PASSPHRASE_FILE,
+    TRUST_LIST_FILE,
+    create_corridor_pki,
+)
 from broker.signing.keyfile import (
     DEFAULT_PASSPHRASE_ENV,
     passphrase_from_env,
@@ -38,10 +43,6 @@ from broker.signing.pki import (
     save_node,
 )
 from broker.signing.trust import TrustList
-
-DEMO_NODES = ("CN-CQ", "LA-VTE", "TH-BKK", "VN-HAN")  # Chongqing, Vientiane, Bangkok, Hanoi
-TRUST_LIST_FILE = "trust-list.pem"
-DEMO_PASSPHRASE_FILE = "passphrase.txt"  # noqa: S105 - a file name, not a secret
 
 
 def _passphrase(file: Path | None, env: str) -> SecretStr:
@@ -120,19 +121,13 @@ def _demo(args: argparse.Namespace) -> int:
         passphrase = _passphrase(args.passphrase_file, args.passphrase_env)
     else:
         passphrase = SecretStr(secrets.token_urlsafe(24))
-        write_owner_only(out / DEMO_PASSPHRASE_FILE, passphrase.get_secret_value().encode())
-        print(f"generated a passphrase for the demo keys: {out / DEMO_PASSPHRASE_FILE}")
-    clock = SystemClock()
-    authorities = {}
-    for node_id in DEMO_NODES:
-        country = country_of(node_id)
-        ca = authorities[country] = create_ca(country, clock=clock, algorithm=args.algorithm)
-        save_ca(ca, out / "ca" / country, passphrase)
-        node = issue_node(ca, node_id, clock=clock, algorithm=args.algorithm)
-        save_node(node, out / "nodes" / node_id, passphrase)
-        print(f"{node_id:<7} node key id {node.key_id}")
-    trust_list = TrustList(ca.certificate for ca in authorities.values())
-    write_public_file(out / TRUST_LIST_FILE, trust_list.to_pem())
+        write_owner_only(out / PASSPHRASE_FILE, passphrase.get_secret_value().encode())
+        print(f"generated a passphrase for the demo keys: {out / PASSPHRASE_FILE}")
+    nodes = create_corridor_pki(
+        out, DEMO_NODES, passphrase, clock=SystemClock(), algorithm=args.algorithm
+    )
+    for node in nodes:
+        print(f"{node.node_id:<7} node key id {node.key_id}")
     print(f"demo PKI in {out}: ca/<CC>/, nodes/<node id>/, {TRUST_LIST_FILE}")
     return 0
 

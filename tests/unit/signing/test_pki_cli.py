@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from broker import cli as broker_cli
 from broker.errors import ConfigError
-from broker.signing import cli
+from broker.signing import cli, corridor_pki
 from broker.signing.keyfile import read_sealing_key, read_signing_key
 from broker.signing.pki import load_node, read_certificate
 from broker.signing.trust import TrustList
@@ -145,14 +145,14 @@ def test_demo_builds_the_four_country_pki_and_leaks_nothing(
     monkeypatch.delenv("ILSTC_KEY_PASSPHRASE", raising=False)
     caplog.set_level(logging.DEBUG)
     assert run("pki", "demo", "--out", str(tmp_path)) == 0
-    passphrase_file = tmp_path / cli.DEMO_PASSPHRASE_FILE
+    passphrase_file = tmp_path / corridor_pki.PASSPHRASE_FILE
     assert passphrase_file.stat().st_mode & 0o777 == 0o600
     passphrase = SecretStr(passphrase_file.read_text())
-    trust_list = TrustList.load(tmp_path / cli.TRUST_LIST_FILE)
+    trust_list = TrustList.load(tmp_path / corridor_pki.TRUST_LIST_FILE)
     assert sorted(ca.country for ca in trust_list) == ["CN", "LA", "TH", "VN"]
 
     secrets = [passphrase.get_secret_value(), "PRIVATE KEY"]
-    for node_id in cli.DEMO_NODES:
+    for node_id in corridor_pki.DEMO_NODES:
         folder = tmp_path / "nodes" / node_id
         assert trust_list.issuer_of(read_certificate(folder / "node.crt.pem")) is not None
         signing = read_signing_key(folder / "node.key.pem", passphrase)
