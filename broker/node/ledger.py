@@ -76,6 +76,9 @@ class NodeLedger:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def delivered_count(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0])
+
     def record_delivered(self, message_id: str, coordinates: str, at: datetime) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO delivered VALUES (?, ?, ?)", (message_id, coordinates, _us(at))

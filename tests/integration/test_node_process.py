@@ -4,6 +4,7 @@ delivers nothing twice; SIGTERM drains and exits cleanly; a Kafka outage never m
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -70,8 +71,9 @@ def corridor_configs(root: Path, bootstrap: str) -> tuple[Path, Path]:
 class NodeProcess:
     """`python -m broker node run --config FILE` in its own process group."""
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
+        self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
@@ -82,6 +84,7 @@ class NodeProcess:
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
+                env=self.env,
             )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()  # printed once it consumes
