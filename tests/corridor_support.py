@@ -23,7 +23,7 @@ from broker.model import Declaration, problems_from
 from broker.node.config import IdentitySettings, NodeConfig, Partner, TopicSettings
 from broker.node.gateway import GatewayFolders
 from broker.node.ledger import NodeLedger
-from broker.node.parts import NodeParts
+from broker.node.parts import FormatLookup, NodeParts
 from broker.node.receiver import Delivered
 from broker.node.runtime import CorridorNode
 from broker.node.topics import CorridorTopics
@@ -138,7 +138,14 @@ class SmallCorridor:
         data.update(changes)
         return NodeConfig.model_validate(data)
 
-    def node(self, node_id: str, *, gateway: bool = False, **changes: object) -> CorridorNode:
+    def node(
+        self,
+        node_id: str,
+        *,
+        gateway: bool = False,
+        formats: FormatLookup | None = None,
+        **changes: object,
+    ) -> CorridorNode:
         config = self.config(node_id, **changes)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         keys = KeyStore(self.trust_list)
@@ -153,7 +160,7 @@ class SmallCorridor:
             keys=keys,
             transport=self.transport,
             codec=self.codec,
-            formats=JsonFormats(),
+            formats=formats or JsonFormats(),
             clock=self.clock,
             metrics=NodeMetrics(
                 CollectorRegistry(), node=node_id, country=node_id[:2], fmt="test-json"

@@ -5,20 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import time
 from pathlib import Path
 from typing import Any
 
 from broker.clock import SystemClock
+from broker.errors import TransportError
 from broker.metrics import MetricsServer
 from broker.node.assemble import build_parts
 from broker.node.config import NodeConfig, load_node_config
 from broker.node.deadletter import read_dead_letter, redrive_record
-from broker.node.runtime import CorridorNode
+from broker.node.runtime import CorridorNode, next_offsets
 from broker.node.topics import CorridorTopics
 from broker.signing.keydir import announce_certificate, announce_revocation
 from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
 from broker.signing.pki import load_ca, read_certificate
-from broker.transport.base import OutboundRecord
+from broker.transport.base import Consumer, InboundRecord, OutboundRecord
 from broker.transport.kafka import KafkaTransport
 
 
@@ -82,11 +84,11 @@ async def _serve(config: NodeConfig) -> int:
     if config.metrics_port is not None:
         server = MetricsServer(parts.metrics.registry, config.metrics_port, lambda: node.ready)
         server.start()
-    await node.start()
-    # Flushed at once: a supervisor (or a test) waits for this line to know the node serves.
-    inbox = node.topics.inbox(config.node_id)
-    print(f"{config.node_id}: consuming {inbox}; SIGTERM stops", flush=True)
     try:
+        await node.start()
+        # Flushed at once: a supervisor (or a test) waits for this line to know the node serves.
+        inbox = node.topics.inbox(config.node_id)
+        print(f"{config.node_id}: consuming {inbox}; SIGTERM stops", flush=True)
         await node.run(stop)  # returns after the batch in hand is handled and committed
     finally:
         await node.stop()
@@ -105,8 +107,8 @@ async def _send_document(config: NodeConfig, document: Path, fmt: str | None) ->
     data = await asyncio.to_thread(document.read_bytes)
     parts = build_parts(config)
     node = CorridorNode(parts)
-    await node.start(receive=False)
     try:
+        await node.start(receive=False)
         result = await node.submit(data, fmt, source=str(document))
     finally:
         await node.stop()
@@ -148,29 +150,30 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _read_all(config: NodeConfig, topic: str, group: str | None) -> list[Any]:
-    consumer = KafkaTransport(config.kafka).consumer([topic], group)
+async def _read_to_end(consumer: Consumer, within_s: float = 30.0) -> list[InboundRecord]:
+    """Every record up to the end offsets (a group first waits for its assignment)."""
+    records: list[InboundRecord] = []
+    deadline = time.monotonic() + within_s
+    while not await consumer.caught_up():
+        if time.monotonic() > deadline:
+            raise TransportError(f"could not read to the end within {within_s:.0f}s")
+        records.extend(await consumer.fetch(500, 1.0))
+    return records
+
+
+async def _read_all(config: NodeConfig, topic: str) -> list[InboundRecord]:
+    consumer = KafkaTransport(config.kafka).consumer([topic], None)
     await consumer.start()
-    records = []
     try:
-        while batch := await consumer.fetch(500, 2.0):
-            records.extend(batch)
-        if group is not None and records:
-            offsets: dict[tuple[str, int], int] = {}
-            for r in records:
-                offsets[(r.topic, r.partition)] = max(
-                    offsets.get((r.topic, r.partition), 0), r.offset + 1
-                )
-            await consumer.commit(offsets)
+        return await _read_to_end(consumer)
     finally:
         await consumer.stop()
-    return records
 
 
 def _dlq_list(args: argparse.Namespace) -> int:
     config = _config(args)
     topic = CorridorTopics.of(config.topics).dead_letters(config.node_id)
-    records = asyncio.run(_read_all(config, topic, None))
+    records = asyncio.run(_read_all(config, topic))
     for record in records:
         letter = read_dead_letter(record)
         print(f"{record.coordinates}  {letter.code:<30} from {letter.source}  {letter.reason}")
@@ -179,18 +182,29 @@ def _dlq_list(args: argparse.Namespace) -> int:
 
 
 async def _replay(config: NodeConfig, code: str | None) -> int:
+    """Re-drive the letters not re-driven before. The replay group's offsets move only after the
+    inbox acknowledged them, and only without a `--code` filter (which leaves others behind)."""
     topics = CorridorTopics.of(config.topics)
-    group = f"{topics.namespace}.dlq-replay.{config.node_id}"  # committed: re-driven once
-    records = await _read_all(config, topics.dead_letters(config.node_id), group)
-    letters = [read_dead_letter(r) for r in records]
-    chosen = [letter for letter in letters if code is None or letter.code == code]
-    producer = KafkaTransport(config.kafka).producer()
-    await producer.start()
+    transport = KafkaTransport(config.kafka)
+    consumer = transport.consumer(
+        [topics.dead_letters(config.node_id)], f"{topics.namespace}.dlq-replay.{config.node_id}"
+    )
+    await consumer.start()
     try:
-        for letter in chosen:
-            await producer.send(redrive_record(letter, topics.inbox(config.node_id)))
+        records = await _read_to_end(consumer)
+        letters = [read_dead_letter(r) for r in records]
+        chosen = [letter for letter in letters if code is None or letter.code == code]
+        producer = transport.producer()
+        await producer.start()
+        try:
+            inbox = topics.inbox(config.node_id)
+            await producer.send_many([redrive_record(letter, inbox) for letter in chosen])
+        finally:
+            await producer.stop()
+        if code is None and records:
+            await consumer.commit(next_offsets(records))
     finally:
-        await producer.stop()
+        await consumer.stop()
     print(f"re-drove {len(chosen)} of {len(letters)} new dead letter(s) to the inbox")
     return 0
 

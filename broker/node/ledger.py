@@ -16,7 +16,8 @@ from pathlib import Path
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS delivered (
-    message_id TEXT PRIMARY KEY, coordinates TEXT NOT NULL, delivered_us INTEGER NOT NULL);
+    message_id TEXT PRIMARY KEY, coordinates TEXT NOT NULL, delivered_us INTEGER NOT NULL,
+    receipt_errors TEXT);
 CREATE TABLE IF NOT EXISTS sent (
     message_id TEXT NOT NULL, recipient TEXT NOT NULL, reference TEXT NOT NULL,
     status TEXT NOT NULL, sent_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,
@@ -65,6 +66,9 @@ class NodeLedger:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(delivered)")}
+        if "receipt_errors" not in columns:  # a ledger written before receipts were kept
+            self._db.execute("ALTER TABLE delivered ADD COLUMN receipt_errors TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -76,12 +80,23 @@ class NodeLedger:
         ).fetchone()
         return str(row[0]) if row else None
 
+    def answer_given(self, message_id: str) -> str | None:
+        """The JSON receipt errors recorded with a handled message (`[]`: accepted cleanly)."""
+        row = self._db.execute(
+            "SELECT receipt_errors FROM delivered WHERE message_id = ?", (message_id,)
+        ).fetchone()
+        return str(row[0]) if row and row[0] is not None else None
+
     def delivered_count(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM delivered").fetchone()[0])
 
-    def record_delivered(self, message_id: str, coordinates: str, at: datetime) -> None:
+    def record_delivered(
+        self, message_id: str, coordinates: str, at: datetime, receipt_errors: str | None = None
+    ) -> None:
+        """Remember a handled record; `receipt_errors` (JSON) is what its receipt said."""
         self._db.execute(
-            "INSERT OR REPLACE INTO delivered VALUES (?, ?, ?)", (message_id, coordinates, _us(at))
+            "INSERT OR REPLACE INTO delivered VALUES (?, ?, ?, ?)",
+            (message_id, coordinates, _us(at), receipt_errors),
         )
 
     # -- receipt tracker (sending side)

@@ -9,6 +9,7 @@ and is read again, which the delivery ledger makes harmless.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -87,21 +88,29 @@ class Receiver:
         if outgoing:
             await self._producer.send_many(outgoing)
 
+    def discard_pending(self) -> None:
+        """Forget unsent receipts and dead letters: the batch will be read (and answered) again."""
+        self._outgoing.clear()
+
     async def handle(self, record: InboundRecord) -> None:
         try:
             message = self._verifier.verify(record.headers, record.value)
         except SignatureError as exc:
-            if exc.code == Reason.REPLAY and self._is_redelivery(record):
-                self._acknowledge_again(record)
-                return
-            self._parts.metrics.verification_failures.labels(self._node, exc.code).inc()
-            self._dead_letter(record, exc.code, str(exc))
+            self._refused(record, exc)
+            return
+        except BrokerError as exc:  # the verifier's own machinery (replay store I/O, ...)
+            log.error("cannot verify: %s", exc, extra=self._about(record, None))
+            self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
+            return
+        if not _is_uuid(message.envelope.id):  # receipts reference it as a UUID
+            self._verifier.release(message)
+            self._dead_letter(record, Reason.MALFORMED_ENVELOPE, "ce_id is not a UUID")
             return
         try:
             if message.envelope.type == TYPE_DECLARATION:
                 await self._on_declaration(record, message)
             elif message.envelope.type == TYPE_RECEIPT:
-                self._on_receipt(message)
+                self._on_receipt(record, message)
             else:
                 self._verifier.release(message)
                 self._dead_letter(record, "unsupported-type", message.envelope.type)
@@ -116,6 +125,16 @@ class Receiver:
             self._verifier.release(message)
             log.exception("unexpected failure", extra=self._about(record, message.envelope.id))
             self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
+        except BaseException:  # cancelled mid-delivery: the record will come again
+            self._verifier.release(message)
+            raise
+
+    def _refused(self, record: InboundRecord, exc: SignatureError) -> None:
+        if exc.code == Reason.REPLAY and self._is_redelivery(record):
+            self._acknowledge_again(record)
+            return
+        self._parts.metrics.verification_failures.labels(self._node, exc.code).inc()
+        self._dead_letter(record, exc.code, str(exc))
 
     # ------------------------------------------------------------------ declarations
     async def _on_declaration(self, record: InboundRecord, message: VerifiedMessage) -> None:
@@ -153,15 +172,15 @@ class Receiver:
         if parts.gateway is not None:
             extension = parts.formats.get(fmt).file_extension
             parts.gateway.deliver(delivered.reference, envelope.id, extension, rendered.data)
+        # NCTS code 13 "missing condition": accepted with errors, like CUSRES can say.
+        warnings = tuple(ReceiptError.from_problem(p, default_code="13") for p in rendered.warnings)
         now = parts.clock.now()
-        parts.ledger.record_delivered(envelope.id, record.coordinates, now)
+        parts.ledger.record_delivered(envelope.id, record.coordinates, now, _as_json(warnings))
         self._verifier.mark_accepted(message)
         parts.metrics.delivered.labels(message.sender, self._node, fmt).inc()
         parts.metrics.end_to_end_latency.labels(message.sender, self._node).observe(
             max(0.0, (now - envelope.time).total_seconds())
         )
-        # NCTS code 13 "missing condition": accepted with errors, like CUSRES can say.
-        warnings = tuple(ReceiptError.from_problem(p, default_code="13") for p in rendered.warnings)
         self._send_receipt(message.sender, envelope.id, record.value, warnings)
         log.info("delivered", extra=self._about(record, envelope.id))
 
@@ -178,7 +197,12 @@ class Receiver:
         if not errors:
             errors = (ReceiptError(code=code, reason=summary[:1024] or code),)
         parts = self._parts
-        parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
+        parts.ledger.record_delivered(
+            message.envelope.id,
+            record.coordinates,
+            parts.clock.now(),
+            _as_json(errors, rejected=True),
+        )
         self._verifier.mark_accepted(message)
         parts.metrics.rejected.labels(message.sender, self._node, parts.config.format).inc()
         self._send_receipt(
@@ -187,9 +211,11 @@ class Receiver:
         log.warning("rejected: %s", code, extra=self._about(record, message.envelope.id))
 
     # ------------------------------------------------------------------ receipts
-    def _on_receipt(self, message: VerifiedMessage) -> None:
+    def _on_receipt(self, record: InboundRecord, message: VerifiedMessage) -> None:
         parts = self._parts
         receipt = parts.codec.decode_receipt(message.value)
+        # Read again after a crash, it is recognised as a redelivery, not a replay.
+        parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
         accepted = receipt.status is ReceiptStatus.ACCEPTED
         detail = "; ".join(f"{e.code} {e.field or ''}: {e.reason}" for e in receipt.errors)
         known = parts.ledger.record_receipt(
@@ -247,11 +273,17 @@ class Receiver:
         return self._parts.ledger.delivered_from(message_id) == record.coordinates
 
     def _acknowledge_again(self, record: InboundRecord) -> None:
-        """The crash may have come before the receipt went out: send it (again)."""
+        """The crash may have come before the receipt went out: send the same answer again."""
         envelope = parse_envelope(record.headers)
         sender = node_id_from_urn(envelope.source)
-        if sender is not None and envelope.type == TYPE_DECLARATION:
-            self._send_receipt(sender, envelope.id, record.value, ())
+        answer = self._parts.ledger.answer_given(envelope.id)
+        if sender is None or envelope.type != TYPE_DECLARATION or answer is None:
+            return  # receipts get no receipt; nothing recorded, nothing to repeat
+        given = json.loads(answer)
+        errors = tuple(ReceiptError.model_validate(e) for e in given["errors"])
+        self._send_receipt(
+            sender, envelope.id, record.value, errors, accepted=not given["rejected"]
+        )
 
     def _dead_letter(self, record: InboundRecord, code: str, reason: str) -> None:
         parts = self._parts
@@ -269,3 +301,16 @@ class Receiver:
 
     def _about(self, record: InboundRecord, message_id: str | None) -> dict[str, str]:
         return {"node": self._node, "message_id": message_id or "", "source": record.coordinates}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _as_json(errors: tuple[ReceiptError, ...], *, rejected: bool = False) -> str:
+    """What a receipt said, kept in the ledger so a redelivery gets the same answer."""
+    return json.dumps({"rejected": rejected, "errors": [e.model_dump() for e in errors]})

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Mapping
 from datetime import timedelta
 
@@ -31,7 +32,7 @@ IDLE_POLL_S = 0.5
 RETRY_BACKOFF_S = 2.0
 
 
-def _next_offsets(records: list[InboundRecord]) -> dict[TopicPartition, int]:
+def next_offsets(records: list[InboundRecord]) -> dict[TopicPartition, int]:
     offsets: dict[TopicPartition, int] = {}
     for record in records:
         key = (record.topic, record.partition)
@@ -122,11 +123,12 @@ class CorridorNode:
         # Receipts and dead letters acknowledged first; a failure here leaves the batch
         # uncommitted, and reading it again is harmless (the ledger knows what was delivered).
         await self._receiver.flush()
-        await self._inbox.commit(_next_offsets(records))
+        await self._inbox.commit(next_offsets(records))
         return len(records)
 
     async def _restart_inbox(self) -> None:
         """Re-read from the committed offsets: unhandled records of the failed batch come back."""
+        self._receiver.discard_pending()  # they will be answered again when re-read
         if self._inbox is not None:
             with contextlib.suppress(BrokerError):
                 await self._inbox.stop()
@@ -188,7 +190,10 @@ class CorridorNode:
 
     async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            self.keep_books()
+            try:
+                self.keep_books()
+            except sqlite3.Error as exc:  # a busy or full disk must not stop the node
+                log.error("bookkeeping failed: %s", exc, extra={"node": self.node_id})
             if self._inbox is not None:
                 with contextlib.suppress(TransportError):
                     self._record_lag(await self._inbox.lag())

@@ -101,11 +101,15 @@ def test_operator_commands_end_to_end(
     listed = capsys.readouterr().out
     assert "bad-signature" in listed
     assert "1 dead letter(s)" in listed
+    assert main(["dlq", "replay", "--config", str(la), "--code", "replay"]) == 0
+    assert "re-drove 0 of 1 new dead letter(s)" in capsys.readouterr().out  # none of that code
     assert main(["dlq", "replay", "--config", str(la), "--code", "bad-signature"]) == 0
-    assert "re-drove 1 of 1 new dead letter(s)" in capsys.readouterr().out
+    assert "re-drove 1 of 1 new dead letter(s)" in capsys.readouterr().out  # filtered: kept
+    assert main(["dlq", "replay", "--config", str(la)]) == 0
+    assert "re-drove 1 of 1" in capsys.readouterr().out
     assert main(["dlq", "replay", "--config", str(la)]) == 0  # each letter is re-driven once
     assert "re-drove 0 of 0" in capsys.readouterr().out
-    assert len(read_inbox(la)) == 3  # original, tampered, and the re-driven tampered copy
+    assert len(read_inbox(la)) == 4  # original, tampered, and two re-driven tampered copies
 
 
 def test_bad_configuration_is_one_clear_error(

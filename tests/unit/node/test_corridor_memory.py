@@ -9,11 +9,13 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from broker.clock import FakeClock
-from broker.model import Declaration
+from broker.errors import FormatError, Problem
+from broker.model import Declaration, Receipt, ReceiptStatus
 from broker.model.samples import sample_declaration
 from broker.node.config import Partner
 from broker.node.deadletter import read_dead_letter
@@ -24,7 +26,7 @@ from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_messa
 from broker.signing.pki import issue_node
 from broker.transport.base import OutboundRecord
 from broker.transport.memory import MemoryBroker, MemoryTransport
-from tests.corridor_support import SmallCorridor
+from tests.corridor_support import JsonFormat, SmallCorridor
 
 PARTNERS = {
     "CN-CQ": (
@@ -258,3 +260,88 @@ async def test_gateway_sends_complete_files_only_and_keeps_them_during_an_outage
     await loop
     await node.stop()
     node.parts.ledger.close()
+
+
+class RefusingFormat(JsonFormat):
+    """A national format that cannot express what arrives: every render is refused."""
+
+    def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> Any:
+        raise FormatError.collect("cannot render", [Problem("no such code", field="kind")])
+
+
+class RefusingFormats:
+    def get(self, format_id: str) -> RefusingFormat:
+        return RefusingFormat()
+
+
+async def receipts_to(corridor: SmallCorridor, node_id: str) -> list[Receipt]:
+    records = broker_of(corridor).records(corridor.topics.inbox(node_id))
+    return [
+        corridor.codec.decode_receipt(r.value)
+        for r in records
+        if dict(r.headers)["ce_type"].endswith(b"receipt.v1")
+    ]
+
+
+async def test_a_rejection_read_again_after_a_crash_is_rejected_again(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode]
+) -> None:
+    _, data = document("CQ-R-1")
+    await nodes["CN-CQ"].submit(data)
+    [record] = broker_of(corridor).records(corridor.topics.inbox("LA-VTE"))
+    first = corridor.node("LA-VTE", formats=RefusingFormats())
+    await first.start()
+    await first._receiver.handle(record)  # rejected, then "crashed" before the receipt went out
+    await first.stop()
+    first.parts.ledger.close()
+    restarted = corridor.node("LA-VTE", formats=RefusingFormats())
+    await restarted.start()
+    try:
+        await restarted.process_inbox_batch()
+    finally:
+        await restarted.stop()
+        restarted.parts.ledger.close()
+    [receipt] = await receipts_to(corridor, "CN-CQ")
+    assert receipt.status is ReceiptStatus.REJECTED  # the same answer, not a silent "accepted"
+    assert receipt.errors[0].reason == "no such code"
+
+
+async def test_receipts_read_again_are_not_mistaken_for_replays(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode]
+) -> None:
+    _, data = document("CQ-RR-1")
+    await nodes["CN-CQ"].submit(data)
+    await drain(nodes["LA-VTE"], nodes["TH-BKK"])
+    receipts = list(broker_of(corridor).records(corridor.topics.inbox("CN-CQ")))
+    for record in receipts:  # handled, then "crashed" before the commit: read again
+        await nodes["CN-CQ"]._receiver.handle(record)
+        await nodes["CN-CQ"]._receiver.handle(record)
+    await nodes["CN-CQ"]._receiver.flush()
+    assert broker_of(corridor).records(corridor.topics.dead_letters("CN-CQ")) == []
+
+
+async def test_a_message_id_that_is_not_a_uuid_is_dead_lettered(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode]
+) -> None:
+    identity = corridor.identities["CN-CQ"]
+    envelope = build_envelope(
+        message_id="not-a-uuid", source=identity.source, type=TYPE_DECLARATION,
+        time=corridor.clock.now(), content_type="application/avro", signer=identity.signer,
+        recipient="LA-VTE",
+    )  # fmt: skip
+    _, data = document("CQ-U-1")
+    value = corridor.codec.encode_declaration(Declaration.model_validate_json(data))
+    producer = corridor.transport.producer()
+    await producer.send(
+        OutboundRecord(
+            corridor.topics.inbox("LA-VTE"), value, b"CQ-U-1",
+            tuple(sign_message(envelope, value, identity.signer)),
+        )
+    )  # fmt: skip
+    await drain(nodes["LA-VTE"])
+    [letter] = [
+        read_dead_letter(r)
+        for r in broker_of(corridor).records(corridor.topics.dead_letters("LA-VTE"))
+    ]
+    assert letter.code == "malformed-envelope"
+    assert corridor.deliveries["LA-VTE"] == []
