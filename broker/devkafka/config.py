@@ -82,8 +82,15 @@ class ClusterSpec:
 
 
 def new_cluster_id() -> str:
-    """Kafka's cluster id format: URL-safe base64 of 16 random bytes, unpadded (22 chars)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+    """Kafka's cluster id format: URL-safe base64 of 16 random bytes, unpadded (22 chars).
+
+    Never starting with "-" (as Kafka's own Uuid.randomUuid ensures): a command line would
+    read it as an option.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not text.startswith("-"):
+            return text
 
 
 def node_properties(spec: ClusterSpec, node_id: int) -> dict[str, str]:

@@ -284,8 +284,7 @@ class LocalKafka:
                 node_id,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # "=": an id may begin with "-"
                 "-c",
                 str(props),
                 *standalone,
