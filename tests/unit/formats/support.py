@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from broker.formats import FormatAdapter, restrict
-from broker.formats.xmlwrite import XML_REFUSED
+from broker.formats.xml.write import XML_REFUSED
 from broker.model import Declaration, DeclarationKind, MessageFunction
 from broker.model.samples import sample_goods_item
 

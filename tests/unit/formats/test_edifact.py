@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.formats.base import ParseLimits
-from broker.formats.edifact import (
+from broker.formats.edifact.syntax import (
     DEFAULT_DELIMITERS,
     Delimiters,
     EdifactSyntaxError,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Final
 
-from broker.formats import cusdec_segments as q
-from broker.formats.cusdec_fields import FieldWriter
-from broker.formats.edifact import Segment
+from broker.formats.cusdec import layout as q
+from broker.formats.cusdec.fields import FieldWriter
+from broker.formats.edifact.syntax import Segment
 from broker.formats.normalize import parse_count
 from broker.formats.problems import ProblemLog
 

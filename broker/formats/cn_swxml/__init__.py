@@ -14,9 +14,9 @@ from __future__ import annotations
 from typing import Final
 
 from broker.formats.base import ParseLimits, RenderResult
-from broker.formats.cn_swxml_elements import CAPABILITIES, FORMAT_ID
-from broker.formats.cn_swxml_parse import parse_cn_swxml
-from broker.formats.cn_swxml_render import render_cn_swxml
+from broker.formats.cn_swxml.layout import CAPABILITIES, FORMAT_ID
+from broker.formats.cn_swxml.parse import parse_cn_swxml
+from broker.formats.cn_swxml.render import render_cn_swxml
 from broker.model import Declaration
 
 

@@ -1,6 +1,6 @@
 """Render a canonical `Declaration` as China single window declaration XML (UTF-8).
 
-The inverse of `cn_swxml_parse`: canonical fields go to their elements, `cn-swxml:` extensions
+The inverse of `cn_swxml.parse`: canonical fields go to their elements, `cn-swxml:` extensions
 back to theirs, and everything China cannot carry is listed in the loss report. A transit
 declaration, a change or cancellation, and a unit without a China code cannot be expressed at all
 and fail with `FormatError` instead of producing a misleading document.
@@ -21,7 +21,7 @@ from broker.codes.table import CodeTable
 from broker.codes.time_zones import zone_for
 from broker.errors import FormatError, Problem
 from broker.formats.base import RenderResult
-from broker.formats.cn_swxml_elements import (
+from broker.formats.cn_swxml.layout import (
     CONTAINER,
     DEC_HEAD,
     DEC_LIST,
@@ -36,7 +36,7 @@ from broker.formats.cn_swxml_elements import (
 )
 from broker.formats.normalize import offset_minutes, plain
 from broker.formats.paths import RenderLedger, unencodable_text
-from broker.formats.xmlwrite import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
+from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
 from broker.model import Declaration, DeclarationKind, MessageFunction
 
 # `extensions.cn-swxml:<section>/<element>` with section DecHead, DecSign, DecFreeTxt,

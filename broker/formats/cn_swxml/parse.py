@@ -1,6 +1,6 @@
 """Parse China single window declaration XML into a canonical `Declaration`.
 
-Mapping (see `cn_swxml_elements` for the element lists and the module docs for the sources):
+Mapping (see `cn_swxml.layout` for the element lists and the module docs for the sources):
 IEFlag I/E -> kind; PreEntryId -> functional_reference; EntryId -> declaration_number;
 IEDate (Asia/Shanghai wall clock) -> issue_time in UTC with offset +08:00 kept; CustomMaster ->
 declaring_office; IEPort -> exit_office (export) or entry_office (import); the domestic party
@@ -25,7 +25,7 @@ from broker.codes.countries import alpha2
 from broker.codes.currencies import currency
 from broker.codes.time_zones import zone_for
 from broker.formats.base import ParseLimits, derived_message_id
-from broker.formats.cn_swxml_elements import (
+from broker.formats.cn_swxml.layout import (
     CONTAINER,
     DEC_HEAD,
     DEC_LIST,
@@ -40,7 +40,7 @@ from broker.formats.cn_swxml_elements import (
 )
 from broker.formats.normalize import hs6_of, offset_minutes, parse_count, parse_decimal
 from broker.formats.problems import ProblemLog
-from broker.formats.xmlread import XmlNode, read_xml
+from broker.formats.xml.read import XmlNode, read_xml
 from broker.model import Declaration, DeclarationKind, MessageFunction
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from broker.formats.normalize import mass_in_kg, parse_decimal
 from broker.formats.problems import ProblemLog
-from broker.formats.xmlread import Children
+from broker.formats.xml.read import Children
 
 T = TypeVar("T")
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
-from broker.formats import cusdec_segments as q
-from broker.formats.cusdec_fields import FieldWriter
-from broker.formats.cusdec_goods import GoodsItemReader
-from broker.formats.edifact import Segment
+from broker.formats.cusdec import layout as q
+from broker.formats.cusdec.fields import FieldWriter
+from broker.formats.cusdec.goods import GoodsItemReader
+from broker.formats.edifact.syntax import Segment
 from broker.formats.normalize import offset_minutes, parse_count
 from broker.formats.problems import ProblemLog
 from broker.model import DeclarationKind, MessageFunction, TransportMode

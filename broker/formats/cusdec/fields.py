@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from broker.formats.edifact import Segment
+from broker.formats.edifact.syntax import Segment
 from broker.formats.normalize import mass_in_kg, parse_decimal
 from broker.formats.problems import ProblemLog
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Final
 
-from broker.formats.acdd_xml_items import CAPABILITIES, FORMAT_ID
-from broker.formats.acdd_xml_parse import parse_acdd_xml
-from broker.formats.acdd_xml_render import render_acdd_xml
+from broker.formats.acdd_xml.layout import CAPABILITIES, FORMAT_ID
+from broker.formats.acdd_xml.parse import parse_acdd_xml
+from broker.formats.acdd_xml.render import render_acdd_xml
 from broker.formats.base import ParseLimits, RenderResult
 from broker.model import Declaration
 

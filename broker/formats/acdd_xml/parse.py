@@ -1,6 +1,6 @@
 """Parse `acdd-xml` (the broker's XML of the ACDD data set) into a canonical `Declaration`.
 
-The layout is the one `acdd_xml_render` writes. Masses may be given in KGM, TNE or GRM and are
+The layout is the one `acdd_xml.render` writes. Masses may be given in KGM, TNE or GRM and are
 converted to kilograms exactly; the departure date-time must carry a UTC offset. Besides the
 model's own checks, every one of the fifteen mandatory ACDD data items must be present.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from broker.formats.acdd_xml_items import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
-from broker.formats.acdd_xml_values import ValueReader
+from broker.formats.acdd_xml.layout import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
+from broker.formats.acdd_xml.values import ValueReader
 from broker.formats.base import ParseLimits
 from broker.formats.normalize import offset_minutes, parse_count, parse_decimal
 from broker.formats.paths import flatten
 from broker.formats.problems import ProblemLog
-from broker.formats.xmlread import Children, XmlNode, read_xml
+from broker.formats.xml.read import Children, XmlNode, read_xml
 from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
 
 T = TypeVar("T")

@@ -8,10 +8,10 @@ this mapping does not know are reported, never skipped. Locations read `segment 
 
 from __future__ import annotations
 
-from broker.formats import cusdec_segments as q
 from broker.formats.base import ParseLimits, derived_message_id
-from broker.formats.cusdec_read import MessageReader
-from broker.formats.edifact import CHARSETS, EdifactSyntaxError, Segment, parse_segments
+from broker.formats.cusdec import layout as q
+from broker.formats.cusdec.header import MessageReader
+from broker.formats.edifact.syntax import CHARSETS, EdifactSyntaxError, Segment, parse_segments
 from broker.formats.problems import ProblemLog
 from broker.model import Declaration
 

@@ -14,9 +14,9 @@ from datetime import UTC
 from typing import Any, Final, Literal
 
 from broker.errors import FormatError
-from broker.formats import cusdec_segments as q
 from broker.formats.base import RenderResult
-from broker.formats.edifact import CHARSETS, Segment, serialize
+from broker.formats.cusdec import layout as q
+from broker.formats.edifact.syntax import CHARSETS, Segment, serialize
 from broker.formats.normalize import plain
 from broker.formats.paths import RenderLedger, unencodable_text
 from broker.model import Declaration

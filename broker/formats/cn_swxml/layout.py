@@ -1,8 +1,8 @@
 """Element names of the China single window declaration XML, and what maps where.
 
 Names follow GACC Announcement 2018 No. 67 as used by public implementations (DOMAIN.md §2; the
-casing is [check]). Every known element either maps to a canonical field (see `cn_swxml_parse`
-and `cn_swxml_render`) or travels in `extensions` under a stable key:
+casing is [check]). Every known element either maps to a canonical field (see `cn_swxml.parse`
+and `cn_swxml.render`) or travels in `extensions` under a stable key:
 
     cn-swxml:DecHead/ManualNo             cn-swxml:DecList[GNo=3]/GModel
     cn-swxml:DecSign/OperType             cn-swxml:DecContainers/Container[ContainerId=X]/LclFlag
@@ -19,7 +19,7 @@ NAMESPACE: Final = "http://www.chinaport.gov.cn/dec"  # default namespace of rea
 EXTENSION_PREFIX: Final = f"{FORMAT_ID}:"
 
 # Known elements in the order real messages write them; those in MAPPED are read into
-# canonical fields (see cn_swxml_parse), every other one travels in extensions.
+# canonical fields (see `cn_swxml.parse`), every other one travels in extensions.
 DEC_HEAD: Final = (
     "SeqNo", "PreEntryId", "EntryId", "IEFlag", "Type", "CustomMaster", "IEPort", "ManualNo",
     "ContrNo", "IEDate", "DDate", "TradeCoScc", "TradeCode", "TradeCiqCode", "TradeName",

@@ -1,6 +1,6 @@
 """`cusdec`: UN/EDIFACT CUSDEC D.96B, the customs declaration message between administrations.
 
-See `cusdec_segments` for where each canonical field sits, `edifact` for the syntax (UNA, release
+See `cusdec.layout` for where each canonical field sits, `edifact` for the syntax (UNA, release
 character, UNOC/UNOW). CUSDEC has no place for the broker's message id or for national
 extensions: parsing derives a stable id from the bytes, rendering reports extensions as lost.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Final
 
 from broker.formats.base import ParseLimits, RenderResult
-from broker.formats.cusdec_parse import parse_cusdec
-from broker.formats.cusdec_render import Syntax, render_cusdec
-from broker.formats.cusdec_segments import CAPABILITIES, FORMAT_ID
+from broker.formats.cusdec.layout import CAPABILITIES, FORMAT_ID
+from broker.formats.cusdec.parse import parse_cusdec
+from broker.formats.cusdec.render import Syntax, render_cusdec
 from broker.model import Declaration
 
 

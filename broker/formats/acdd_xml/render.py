@@ -1,6 +1,6 @@
 """Render a canonical `Declaration` as `acdd-xml` (the broker's XML of the ACDD data set).
 
-Layout, WCO Data Model names (see `acdd_xml_items` for why this is not the official schema):
+Layout, WCO Data Model names (see `acdd_xml.layout` for why this is not the official schema):
 
     ACDD/MessageID
     ACDD/Declaration/{FunctionCode, TypeCode, FunctionalReferenceID, ID, DepartureDateTime,
@@ -22,11 +22,11 @@ from decimal import Decimal
 from typing import Any
 
 from broker.errors import FormatError, Problem
-from broker.formats.acdd_xml_items import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
+from broker.formats.acdd_xml.layout import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
 from broker.formats.base import RenderResult
 from broker.formats.normalize import plain
 from broker.formats.paths import RenderLedger, unencodable_text
-from broker.formats.xmlwrite import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
+from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
 from broker.model import Declaration, MessageFunction, TransportMode
 
 PARTY_ELEMENTS = {

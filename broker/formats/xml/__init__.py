@@ -1,0 +1,1 @@
+"""Safe XML reading and exact XML writing shared by the XML formats."""
