@@ -27,9 +27,9 @@ from broker.node.parts import FormatLookup, NodeParts
 from broker.node.receiver import Delivered
 from broker.node.runtime import CorridorNode
 from broker.node.topics import CorridorTopics
-from broker.signing.keydir import announce_certificate
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import CertificateAuthority, NodeIdentity, create_ca, issue_node
+from broker.signing.records import certificate_announcement
 from broker.signing.replay import SqliteReplayStore
 from broker.signing.trust import TrustList
 from broker.transport.base import OutboundRecord, Transport
@@ -108,7 +108,9 @@ class SmallCorridor:
         try:
             for node_id, identity in self.identities.items():
                 ca = self.authorities[node_id[:2]]
-                announcement = announce_certificate(ca, identity.certificate, at=self.clock.now())
+                announcement = certificate_announcement(
+                    ca, identity.certificate, at=self.clock.now()
+                )
                 await producer.send(
                     OutboundRecord(
                         self.topics.keys,

@@ -22,9 +22,9 @@ from broker.node.gateway import write_atomically
 from broker.node.parts import NodeParts
 from broker.policy import apply_policy
 from broker.routing import route
-from broker.signing.envelope import TYPE_DECLARATION, TYPE_RECEIPT, build_envelope, sign_message
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import load_node
+from broker.signing.records import SignedRecord, declaration_record, receipt_record
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.trust import TrustList
 from broker.signing.verify import Verifier
@@ -58,18 +58,18 @@ def stage_cpu_us(
     values = [sender.codec.encode_declaration(d) for d in declarations]
     now = sender.clock.now()
 
-    def envelope_for(index: int) -> list[tuple[str, bytes]]:
-        envelope = build_envelope(
+    dataschema = sender.codec.writer_dataschema(SchemaKind.DECLARATION)
+
+    def envelope_for(index: int) -> SignedRecord:
+        return declaration_record(
+            sender.identity,
+            value=values[index],
             message_id=str(declarations[index].message_id),
-            source=sender.identity.source,
-            type=TYPE_DECLARATION,
-            time=now,
-            content_type="application/avro",
-            signer=sender.identity.signer,
+            reference=declarations[index].functional_reference,
             recipient=partner.node_id,
-            dataschema=sender.codec.writer_fingerprint_hex(SchemaKind.DECLARATION),
+            time=now,
+            dataschema=dataschema,
         )
-        return sign_message(envelope, values[index], sender.identity.signer)
 
     indexes = list(range(len(values)))
     stages["envelope_sign"] = _each(indexes, envelope_for)
@@ -85,7 +85,7 @@ def stage_cpu_us(
         replay=MemoryReplayStore(timedelta(days=1), sender.clock),
     )
     stages["verify_dedupe"] = _each(
-        indexes, lambda i: verifier.release(verifier.verify(headers[i], values[i]))
+        indexes, lambda i: verifier.release(verifier.verify(headers[i].headers, values[i]))
     )
     stages["decode_validate"] = _each(values, sender.codec.decode_declaration)
     renderer = sender.formats.get(receiver_config.format)
@@ -100,6 +100,8 @@ def stage_cpu_us(
         indexes, lambda i: write_atomically(scratch / f"doc-{i}.xml", rendered[i])
     )
 
+    receipt_schema = sender.codec.writer_dataschema(SchemaKind.RECEIPT)
+
     def receipt_for(index: int) -> object:
         receipt = Receipt(
             message_id=uuid.uuid4(),
@@ -109,17 +111,15 @@ def stage_cpu_us(
             status=ReceiptStatus.ACCEPTED,
             issue_time=now,
         )
-        value = sender.codec.encode_receipt(receipt)
-        envelope = build_envelope(
+        return receipt_record(
+            identity,
+            value=sender.codec.encode_receipt(receipt),
             message_id=str(receipt.message_id),
-            source=identity.source,
-            type=TYPE_RECEIPT,
-            time=now,
-            content_type="application/avro",
-            signer=identity.signer,
+            referenced_message_id=str(receipt.referenced_message_id),
             recipient=sender.config.node_id,
+            time=now,
+            dataschema=receipt_schema,
         )
-        return sign_message(envelope, value, identity.signer)
 
     stages["receipt"] = _each(indexes, receipt_for)
     stages["total_pure"] = sum(stages.values())

@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from broker.codec import SchemaKind
 from broker.node.parts import NodeParts
-from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
 from broker.signing.keystore import KeyStore
+from broker.signing.records import declaration_record
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.verify import Verifier
 from broker.transport.base import InboundRecord, OutboundRecord
@@ -82,7 +82,7 @@ async def transport_path_rate(
         clock=parts.clock,
         replay=MemoryReplayStore(timedelta(days=1), parts.clock),
     )
-    schema = parts.codec.writer_fingerprint_hex(SchemaKind.DECLARATION)
+    schema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
 
     def verify(record: InboundRecord) -> None:
         verifier.mark_accepted(verifier.verify(record.headers, record.value))
@@ -95,18 +95,16 @@ async def transport_path_rate(
         for start in range(0, count, _CHUNK):
             batch = []
             for i in range(start, min(count, start + _CHUNK)):
-                envelope = build_envelope(
+                signed = declaration_record(
+                    parts.identity,
+                    value=payload,
                     message_id=str(uuid.uuid4()),
-                    source=parts.identity.source,
-                    type=TYPE_DECLARATION,
-                    time=parts.clock.now(),
-                    content_type="application/avro",
-                    signer=parts.identity.signer,
+                    reference=f"BENCH{i:08d}",
                     recipient=recipient,
+                    time=parts.clock.now(),
                     dataschema=schema,
                 )
-                headers = sign_message(envelope, payload, parts.identity.signer)
-                batch.append(OutboundRecord(topic, payload, str(i).encode(), tuple(headers)))
+                batch.append(OutboundRecord(topic, signed.value, signed.key, signed.headers))
             await producer.send_many(batch)
     finally:
         await producer.stop()

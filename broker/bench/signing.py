@@ -1,7 +1,7 @@
 """Per-message sign and verify, beside raw Ed25519 on the same value (goal: verify_ratio <= 1.3).
 
 The project path is the whole per-message path a node runs: build + sign the full header set
-(`build_envelope` + `sign_message`), and `Verifier.verify` with a warm certificate cache and a
+(`records.declaration_record`), and `Verifier.verify` with a warm certificate cache and a
 `MemoryReplayStore` (each message has its own id; `release` follows each verify so the rounds can
 repeat). The raw path is `cryptography`'s Ed25519 sign/verify of the value itself. The four loops
 run interleaved, several rounds, and each keeps its fastest round, so that the load of a shared
@@ -13,18 +13,22 @@ from __future__ import annotations
 import argparse
 import random
 import time
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from broker.clock import SystemClock
-from broker.signing.envelope import TYPE_DECLARATION, Header, build_envelope, sign_message
+from broker.signing.envelope import Header
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import create_ca, issue_node
+from broker.signing.records import declaration_record
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.trust import TrustList
 from broker.signing.verify import Verifier
+
+DATASCHEMA = "urn:ilstc:schema:declaration.v2:crc64-avro:7a3f9c21d04e8b56"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,23 +62,21 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
     raw_key = ed25519.Ed25519PrivateKey.generate()  # same algorithm, same bytes, no envelope
     raw_public_key = raw_key.public_key()
     raw_signed = [(raw_key.sign(value), value) for value in values]
-    signed: list[tuple[list[Header], bytes]] = []
+    signed: list[tuple[tuple[Header, ...], bytes]] = []
 
     def project_sign() -> None:
         signed.clear()
         for number, value in enumerate(values):
-            envelope = build_envelope(
-                message_id=f"CN-CQ-20261129-{number:08d}",
-                source=sender.source,
-                type=TYPE_DECLARATION,
-                time=clock.now(),
-                content_type="application/avro",
-                signer=sender.signer,
-                subject=f"CQ2026{number:012d}",
-                dataschema="avro-crc64:7a3f9c21d04e8b56",
+            record = declaration_record(
+                sender,
+                value=value,
+                message_id=str(uuid.UUID(int=number)),
+                reference=f"CQ2026{number:012d}",
                 recipient="LA-VTE",
+                time=clock.now(),
+                dataschema=DATASCHEMA,
             )
-            signed.append((sign_message(envelope, value, sender.signer), value))
+            signed.append((record.headers, record.value))
 
     def project_verify() -> None:
         for headers, value in signed:

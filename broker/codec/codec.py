@@ -75,6 +75,10 @@ class Codec:
         """Fingerprint of the schema `kind` is written with, as framed (for ce_dataschema)."""
         return self.schemas.latest(SchemaKind(kind)).fingerprint.hex()
 
+    def writer_dataschema(self, kind: SchemaKind | str) -> str:
+        """`ce_dataschema` of what `kind` is written with: a URN naming version and fingerprint."""
+        return self.schemas.latest(SchemaKind(kind)).uri
+
     def _encode(self, kind: SchemaKind, model: BaseModel) -> bytes:
         writer = self.schemas.latest(kind)
         body = write_body(writer.schema, model.model_dump())

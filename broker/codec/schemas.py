@@ -31,6 +31,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 from broker.errors import CodecError
 
 SCHEMA_DIR_ENV: Final = "CUSTOMS_BROKER_SCHEMAS"
+SCHEMA_URN_PREFIX: Final = "urn:ilstc:schema:"
 _FILE_NAME = re.compile(r"^(?P<kind>[a-z][a-z0-9_]*)\.v(?P<version>[1-9][0-9]*)\.avsc$")
 # Logical types that the codec reads as their base type and converts itself (see module doc).
 _CONVERTED_BY_CODEC: Final = frozenset({"decimal", "uuid"})
@@ -99,6 +100,18 @@ class SchemaVersion:
     @property
     def fingerprint(self) -> bytes:
         return self.schema.fingerprint
+
+    @property
+    def uri(self) -> str:
+        """`ce_dataschema` naming this version (see `schema_uri`)."""
+        return schema_uri(self.kind, self.version, self.fingerprint)
+
+
+def schema_uri(kind: str, version: int, fingerprint: bytes) -> str:
+    """The absolute URI naming one schema version and its CRC-64-AVRO fingerprint (little-endian
+    bytes as in single-object framing, lower-case hex), e.g.
+    `urn:ilstc:schema:declaration.v2:crc64-avro:0123456789abcdef`."""
+    return f"{SCHEMA_URN_PREFIX}{kind}.v{version}:crc64-avro:{fingerprint.hex()}"
 
 
 class SchemaSet:

@@ -22,9 +22,9 @@ from broker.signing.corridor_pki import (
     TRUST_LIST_FILE,
     create_corridor_pki,
 )
-from broker.signing.keydir import announce_certificate
 from broker.signing.keyfile import passphrase_from_file, write_owner_only
 from broker.signing.pki import load_ca, load_node
+from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord, Transport
 from broker.transport.settings import KafkaSettings
 
@@ -96,10 +96,10 @@ async def prepare_corridor(
         for config in configs:
             ca = load_ca(pki / "ca" / config.country, passphrase)
             node = load_node(pki / "nodes" / config.node_id, passphrase)
-            announcement = announce_certificate(ca, node.certificate, at=clock.now())
+            announcement = certificate_announcement(ca, node.certificate, at=clock.now())
             await producer.send(
                 OutboundRecord(
-                    topics.keys, announcement.value, announcement.key, tuple(announcement.headers)
+                    topics.keys, announcement.value, announcement.key, announcement.headers
                 )
             )
     finally:

@@ -17,9 +17,9 @@ from broker.node.config import NodeConfig, load_node_config
 from broker.node.deadletter import read_dead_letter, redrive_record
 from broker.node.runtime import CorridorNode, next_offsets
 from broker.node.topics import CorridorTopics
-from broker.signing.keydir import announce_certificate, announce_revocation
 from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
 from broker.signing.pki import load_ca, read_certificate
+from broker.signing.records import certificate_announcement, revocation_announcement
 from broker.transport.base import Consumer, InboundRecord, OutboundRecord
 from broker.transport.kafka import KafkaTransport
 
@@ -241,9 +241,9 @@ def _announce(args: argparse.Namespace, revoke: bool) -> int:
     certificate = read_certificate(args.certificate)
     now = SystemClock().now()
     announcement = (
-        announce_revocation(ca, certificate, revoked_at=now, reason="key-compromise", at=now)
+        revocation_announcement(ca, certificate, revoked_at=now, reason="key-compromise", at=now)
         if revoke
-        else announce_certificate(ca, certificate, at=now)
+        else certificate_announcement(ca, certificate, at=now)
     )
 
     keys_topic = CorridorTopics.of(config.topics).keys
@@ -254,7 +254,7 @@ def _announce(args: argparse.Namespace, revoke: bool) -> int:
         try:
             await producer.send(
                 OutboundRecord(
-                    keys_topic, announcement.value, announcement.key, tuple(announcement.headers)
+                    keys_topic, announcement.value, announcement.key, announcement.headers
                 )
             )
         finally:

@@ -30,21 +30,15 @@ from broker.model import Declaration, Receipt, ReceiptError, ReceiptStatus
 from broker.node.deadletter import dead_letter_record
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
-from broker.signing.envelope import (
-    TYPE_DECLARATION,
-    TYPE_RECEIPT,
-    build_envelope,
-    parse_envelope,
-    sign_message,
-)
+from broker.signing.envelope import TYPE_DECLARATION, TYPE_RECEIPT, parse_envelope
 from broker.signing.identity import node_id_from_urn
 from broker.signing.reasons import Reason
+from broker.signing.records import receipt_record
 from broker.signing.seal import unseal_value
 from broker.signing.verify import VerifiedMessage, Verifier
 from broker.transport.base import InboundRecord, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
-AVRO = "application/avro"
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ class Receiver:
         self._deliver = deliver
         self._node = parts.config.node_id
         self._topics = CorridorTopics.of(parts.config.topics)
-        self._receipt_schema = parts.codec.writer_fingerprint_hex(SchemaKind.RECEIPT)
+        self._receipt_schema = parts.codec.writer_dataschema(SchemaKind.RECEIPT)
         # Receipts and dead letters of the batch in hand, produced together by `flush`.
         self._outgoing: list[OutboundRecord] = []
 
@@ -249,21 +243,17 @@ class Receiver:
             issue_time=now,
             errors=errors,
         )
-        value = parts.codec.encode_receipt(receipt)
-        envelope = build_envelope(
+        signed = receipt_record(
+            parts.identity,
+            value=parts.codec.encode_receipt(receipt),
             message_id=str(receipt.message_id),
-            source=parts.identity.source,
-            type=TYPE_RECEIPT,
-            time=now,
-            content_type=AVRO,
-            signer=parts.identity.signer,
-            subject=referenced,
-            dataschema=self._receipt_schema,
+            referenced_message_id=referenced,
             recipient=recipient,
+            time=now,
+            dataschema=self._receipt_schema,
         )
-        headers = tuple(sign_message(envelope, value, parts.identity.signer))
         self._outgoing.append(
-            OutboundRecord(self._topics.inbox(recipient), value, referenced.encode(), headers)
+            OutboundRecord(self._topics.inbox(recipient), signed.value, signed.key, signed.headers)
         )
 
     # ------------------------------------------------------------------ redelivery, dead letters

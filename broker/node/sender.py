@@ -19,12 +19,10 @@ from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
 from broker.policy import apply_policy
 from broker.routing import route, with_known_itinerary
-from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
-from broker.signing.seal import seal_value
+from broker.signing.records import declaration_record
 from broker.transport.base import Delivery, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
-AVRO = "application/avro"
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Sender:
         self._parts = parts
         self._producer = producer
         self._topics = CorridorTopics.of(parts.config.topics)
-        self._fingerprint = parts.codec.writer_fingerprint_hex(SchemaKind.DECLARATION)
+        self._dataschema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
 
     async def submit(
         self, data: bytes, fmt: str | None = None, *, source: str = ""
@@ -111,30 +109,17 @@ class Sender:
         now = parts.clock.now()
         shared = apply_policy(declaration, partner.allow_fields)
         value = parts.codec.encode_declaration(shared.declaration)
-        message_id = str(declaration.message_id)
-        seal = None
-        if partner.seal:
-            recipient_key = parts.keys.current_key(partner.node_id, now)
-            value, seal = seal_value(
-                value, sender=parts.config.node_id, recipient=recipient_key, message_id=message_id
-            )
-        envelope = build_envelope(
-            message_id=message_id,
-            source=parts.identity.source,
-            type=TYPE_DECLARATION,
-            time=now,
-            content_type=AVRO,
-            signer=parts.identity.signer,
-            subject=declaration.functional_reference,
-            dataschema=self._fingerprint,
+        signed = declaration_record(
+            parts.identity,
+            value=value,
+            message_id=str(declaration.message_id),
+            reference=declaration.functional_reference,
             recipient=partner.node_id,
-            seal=seal,
+            time=now,
+            dataschema=self._dataschema,
+            seal_to=parts.keys.current_key(partner.node_id, now) if partner.seal else None,
         )
-        headers = sign_message(envelope, value, parts.identity.signer)
         record = OutboundRecord(
-            self._topics.inbox(partner.node_id),
-            value,
-            declaration.functional_reference.encode("utf-8"),
-            tuple(headers),
+            self._topics.inbox(partner.node_id), signed.value, signed.key, signed.headers
         )
         return record, shared.withheld

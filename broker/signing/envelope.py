@@ -1,15 +1,19 @@
 """Message envelope: CloudEvents Kafka protocol binding, binary mode, plus a detached signature.
 
 The record value is the event data; the attributes travel as UTF-8 headers `ce_<name>` and
-`content-type`. CloudEvents adds no security, so four extension attributes carry it
-(`ce_sigalg`, `ce_keyid`, `ce_signature`, and `ce_recipient`), plus three for sealed values
-(`ce_sealalg`, `ce_sealkeyid`, `ce_sealepk`). The signature covers every `ce_*` header but
-itself, `content-type`, and the SHA-256 of the value: the exact byte layout ("signing input") is
-specified in docs/signing.md so that another implementation can produce and check it.
+`content-type`. CloudEvents adds no security, so extension attributes carry it: `ce_sigalg`,
+`ce_keyid`, `ce_signature`, `ce_sigheaders` (envelope v2: the names of the headers the signature
+covers), `ce_recipient`, and `ce_sealalg`, `ce_sealkeyid`, `ce_sealepk` for sealed values.
+
+Two envelope versions verify (docs/signing.md, sections 2-3):
+- v2 (written): `ce_sigheaders` lists the covered headers; every header this project defines must
+  be listed when present, so a relay may add unsigned extensions (CloudEvents middleware adds
+  `ce_partitionkey`) without breaking the signature, and nothing the receiver acts on is unsigned.
+- v1 (records of older nodes, no `ce_sigheaders`): the signature covers every `ce_*` header.
 
 Parsing is strict and total: whatever the headers are, the result is an `Envelope` or a
-`SignatureError(malformed-envelope)`. Headers that are neither `ce_*` nor `content-type` (tracing,
-for instance) are ignored: they are not signed, so nothing may rely on them.
+`SignatureError(malformed-envelope)` whose message names the header. Headers that are neither
+`ce_*` nor `content-type` (tracing, for instance) are ignored: they are never signed.
 """
 
 from __future__ import annotations
@@ -18,9 +22,9 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 from broker.errors import SignatureError
@@ -38,8 +42,11 @@ TYPE_KEY_ANNOUNCEMENT = "org.ilstc.customs.keyannouncement.v1"
 CE_PREFIX = "ce_"
 CONTENT_TYPE = "content-type"
 SIGNATURE_HEADER = "ce_signature"
+SIGNED_HEADERS = "ce_sigheaders"
+ENVELOPE_VERSION = 2  # what build_envelope writes
 # First line of every signing input: a signature made for this format means nothing elsewhere.
-SIGNING_INPUT_MAGIC = b"ilstc-ce-signature-v1\n"
+SIGNING_INPUT_MAGIC = b"ilstc-ce-signature-v2\n"
+SIGNING_INPUT_MAGIC_V1 = b"ilstc-ce-signature-v1\n"
 
 MAX_HEADERS = 64
 MAX_HEADER_VALUE_BYTES = 1024
@@ -50,17 +57,26 @@ _ATTRIBUTE_NAME = re.compile(r"[a-z0-9]{1,20}")
 _RESERVED = frozenset({"ce_data", "ce_datacontenttype"})
 _REQUIRED = ("ce_specversion", "ce_id", "ce_source", "ce_type", "ce_time", "ce_sigalg", "ce_keyid")
 _SEAL_HEADERS = frozenset({"ce_sealalg", "ce_sealkeyid", "ce_sealepk"})
+# Every header this project gives a meaning to: a v2 signature must cover each one present.
 _KNOWN = frozenset(
     {*_REQUIRED, *_SEAL_HEADERS, "ce_subject", "ce_dataschema", "ce_recipient", CONTENT_TYPE}
 )
-_KNOWN_HEADERS = _KNOWN | {SIGNATURE_HEADER}
+_KNOWN_HEADERS = _KNOWN | {SIGNATURE_HEADER, SIGNED_HEADERS}
 _REQUIRED_HEADERS = frozenset({*_REQUIRED, CONTENT_TYPE})
 # No C0 control characters or DEL in values (so no CR/LF: the signing input needs no escaping).
 _CONTROL_BYTES = bytes(range(0x20)) + b"\x7f"
 # `name=` as bytes, worked out once for the attributes every message has.
-_LINE_PREFIX = {name: name.encode("ascii") + b"=" for name in _KNOWN}
-_RFC3339_UTC = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z")
+_LINE_PREFIX = {name: name.encode("ascii") + b"=" for name in _KNOWN | {SIGNED_HEADERS}}
+# RFC 3339 section 5.6 date-time; "T" and "Z" may be lower case; up to 9 fraction digits.
+_RFC3339 = re.compile(
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+    r"(?:\.([0-9]{1,9}))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
 _KEY_ID = re.compile(r"[0-9a-f]{64}")
+# RFC 9562 textual form, lower case: what every corridor writer emits, the only form accepted.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# RFC 3986 absolute URI: a scheme, ":", then visible ASCII (no spaces, no fragment-only forms).
+_ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!-~]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +98,7 @@ class Envelope(NamedTuple):
     id: str
     source: str
     type: str
-    time: datetime
+    time: datetime  # UTC, truncated to microseconds
     content_type: str
     sigalg: str
     keyid: str
@@ -90,19 +106,21 @@ class Envelope(NamedTuple):
     dataschema: str | None
     recipient: str | None
     seal: Seal | None
-    extensions: tuple[tuple[str, str], ...]  # unknown `ce_*` attributes: signed, kept, unused
+    extensions: tuple[tuple[str, str], ...]  # unknown signed `ce_*` attributes: kept, unused
     signature: bytes  # b"" until signed
     attributes: tuple[Header, ...]  # the covered headers, sorted by name, bytes as received
     signed_lines: bytes  # `name=value\n` for each of `attributes`, ready to sign
+    version: int  # 2, or 1 for a record without ce_sigheaders
 
     def signing_input(self, value: bytes) -> bytes:
         digest = hashlib.sha256(value).hexdigest().encode("ascii")
-        return b"".join((SIGNING_INPUT_MAGIC, self.signed_lines, b"value-sha256=", digest, b"\n"))
+        magic = SIGNING_INPUT_MAGIC if self.version == 2 else SIGNING_INPUT_MAGIC_V1
+        return b"".join((magic, self.signed_lines, b"value-sha256=", digest, b"\n"))
 
     def __repr__(self) -> str:  # the raw bytes would only repeat the typed fields
         return (
-            f"Envelope(id={self.id!r}, source={self.source!r}, type={self.type!r}, "
-            f"time={self.time.isoformat()!r}, recipient={self.recipient!r}, "
+            f"Envelope(v{self.version}, id={self.id!r}, source={self.source!r}, "
+            f"type={self.type!r}, time={self.time.isoformat()!r}, recipient={self.recipient!r}, "
             f"keyid={self.keyid!r}, sealed={self.seal is not None})"
         )
 
@@ -112,7 +130,7 @@ def _malformed(reason: str) -> SignatureError:
 
 
 def _collect(headers: Sequence[Header]) -> dict[str, bytes]:
-    """The `ce_*` and `content-type` headers by name; unique, well named, not oversized."""
+    """The `ce_*` and `content-type` headers by name: unique and well named."""
     if len(headers) > MAX_HEADERS:
         raise _malformed(f"{len(headers)} headers, at most {MAX_HEADERS} allowed")
     collected: dict[str, bytes] = {}
@@ -124,15 +142,44 @@ def _collect(headers: Sequence[Header]) -> dict[str, bytes]:
                 raise _malformed(f"invalid CloudEvents attribute header {name[:40]!r}")
         if name in collected:
             raise _malformed(f"duplicated header {name}")
-        if value.__class__ is not bytes or not 0 < len(value) <= MAX_HEADER_VALUE_BYTES:
-            raise _malformed(
-                f"header {name} is empty or longer than {MAX_HEADER_VALUE_BYTES} bytes"
-            )
+        if value.__class__ is not bytes:
+            raise _malformed(f"header {name} has no value")
         collected[name] = value
     if not collected.keys() >= _REQUIRED_HEADERS:
         missing = sorted(_REQUIRED_HEADERS - collected.keys())
         raise _malformed(f"missing header(s) {', '.join(missing)}")
     return collected
+
+
+def _check_size(name: str, value: bytes) -> None:
+    if not 0 < len(value) <= MAX_HEADER_VALUE_BYTES:
+        raise _malformed(f"header {name} is empty or longer than {MAX_HEADER_VALUE_BYTES} bytes")
+
+
+def _covered(collected: dict[str, bytes]) -> tuple[int, dict[str, bytes]]:
+    """The envelope version and the headers its signature covers (`ce_signature` left out)."""
+    listing = collected.pop(SIGNED_HEADERS, None)
+    if listing is None:  # v1: every ce_* header and content-type
+        return 1, collected
+    _check_size(SIGNED_HEADERS, listing)
+    names = listing.split(b",")
+    try:
+        listed = [name.decode("ascii") for name in names]
+    except UnicodeDecodeError:
+        raise _malformed(f"header {SIGNED_HEADERS} is not a list of header names") from None
+    if listed != sorted(set(listed)):
+        raise _malformed(f"header {SIGNED_HEADERS} is not sorted, or repeats a name")
+    covered = {SIGNED_HEADERS: listing}
+    for name in listed:
+        if name in (SIGNATURE_HEADER, SIGNED_HEADERS):
+            raise _malformed(f"header {SIGNED_HEADERS} lists {name}")
+        if name not in collected:
+            raise _malformed(f"header {SIGNED_HEADERS} lists {name[:40]!r}, which is absent")
+        covered[name] = collected[name]
+    unsigned = _KNOWN.intersection(collected).difference(covered)
+    if unsigned:
+        raise _malformed(f"header(s) {', '.join(sorted(unsigned))} not covered by the signature")
+    return 2, covered
 
 
 def _base64(name: str, encoded: bytes) -> bytes:
@@ -152,26 +199,48 @@ def _key_id(name: str, text: str) -> str:
 
 
 def format_time(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds, the form this broker writes (`...T08:00:00.000000Z`)."""
+    """RFC 3339 UTC with microseconds, the one form this broker writes (`...T08:00:00.000000Z`)."""
     if moment.utcoffset() is None:
         raise _malformed("a CloudEvents time must be timezone-aware")
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime | None:
-    """RFC 3339 UTC (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`, nothing looser), or None."""
-    if _RFC3339_UTC.fullmatch(text) is None:
+    """Any RFC 3339 date-time (offset or `Z`, 0-9 fraction digits) as UTC, or None.
+
+    Fractions beyond microseconds are truncated (so comparisons with whole-microsecond bounds
+    stay exact); leap second 60 is refused (no datetime library of the corridor represents it).
+    """
+    match = _RFC3339.fullmatch(text)
+    if match is None:
         return None
+    year, month, day, hour, minute, second, fraction, sign, off_hour, off_minute = match.groups()
     try:
-        return datetime.fromisoformat(text)
-    except ValueError:  # matches the pattern but is no date, e.g. month 13
+        offset = timedelta()
+        if sign is not None:
+            if int(off_hour) > 23 or int(off_minute) > 59:
+                return None
+            offset = timedelta(hours=int(off_hour), minutes=int(off_minute))
+            offset = -offset if sign == "-" else offset
+        moment = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            int((fraction or "0")[:6].ljust(6, "0")),
+            tzinfo=timezone(offset),
+        )
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):  # no such date or time, or outside years 1-9999 in UTC
         return None
 
 
 def _time(text: str) -> datetime:
     moment = parse_time(text)
     if moment is None:
-        raise _malformed("header ce_time is not RFC 3339 UTC (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)")
+        raise _malformed("header ce_time is not an RFC 3339 date-time")
     return moment
 
 
@@ -194,19 +263,32 @@ def _line_prefix(name: str) -> bytes:
 def _parse(headers: Sequence[Header]) -> Envelope:
     collected = _collect(headers)
     signature = collected.pop(SIGNATURE_HEADER, None)
-    joined = b"".join(collected.values())
+    if signature is not None:
+        _check_size(SIGNATURE_HEADER, signature)
+    version, covered = _covered(collected)
+    for name, value in covered.items():
+        _check_size(name, value)
+    joined = b"".join(covered.values())
     if len(joined.translate(None, _CONTROL_BYTES)) != len(joined):  # fast "contains any of"
-        raise _malformed("a header value contains a control character")
+        bad = next(n for n, v in covered.items() if len(v.translate(None, _CONTROL_BYTES)) < len(v))
+        raise _malformed(f"header {bad} contains a control character")
     try:
-        attrs = {name: value.decode("utf-8") for name, value in collected.items()}
-    except UnicodeDecodeError as exc:
-        raise _malformed("a header value is not UTF-8") from exc
+        attrs = {name: value.decode("utf-8") for name, value in covered.items()}
+    except UnicodeDecodeError:
+        bad = next(n for n, v in covered.items() if not _is_utf8(v))
+        raise _malformed(f"header {bad} is not UTF-8") from None
     if attrs["ce_specversion"] != SPEC_VERSION:
-        raise _malformed(f"ce_specversion must be {SPEC_VERSION}")
+        raise _malformed(f"header ce_specversion must be {SPEC_VERSION}")
+    if _UUID.fullmatch(attrs["ce_id"]) is None:
+        raise _malformed("header ce_id is not a lower-case UUID (8-4-4-4-12 hex digits)")
     recipient = attrs.get("ce_recipient")
     if recipient is not None and not is_node_id(recipient):
         raise _malformed("header ce_recipient is not a node id")
-    attributes = tuple(sorted(collected.items()))
+    dataschema = attrs.get("ce_dataschema")
+    if version == 2 and dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
+        raise _malformed("header ce_dataschema is not an absolute URI")
+    attributes = tuple(sorted(covered.items()))
+    known = _KNOWN | {SIGNED_HEADERS}
     return Envelope(
         id=attrs["ce_id"],
         source=attrs["ce_source"],
@@ -216,16 +298,25 @@ def _parse(headers: Sequence[Header]) -> Envelope:
         sigalg=attrs["ce_sigalg"],
         keyid=_key_id("ce_keyid", attrs["ce_keyid"]),
         subject=attrs.get("ce_subject"),
-        dataschema=attrs.get("ce_dataschema"),
+        dataschema=dataschema,
         recipient=recipient,
         seal=_seal(attrs),
         extensions=()
-        if _KNOWN.issuperset(attrs)
-        else tuple(sorted((k, v) for k, v in attrs.items() if k not in _KNOWN)),
+        if known.issuperset(attrs)
+        else tuple(sorted((k, v) for k, v in attrs.items() if k not in known)),
         signature=b"" if signature is None else _base64(SIGNATURE_HEADER, signature),
         attributes=attributes,
         signed_lines=b"".join([_line_prefix(name) + value + b"\n" for name, value in attributes]),
+        version=version,
     )
+
+
+def _is_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def parse_envelope(headers: Sequence[Header]) -> Envelope:
@@ -253,8 +344,12 @@ def build_envelope(
     dataschema: str | None = None,
     recipient: str | None = None,
     seal: Seal | None = None,
+    extensions: Mapping[str, str] | None = None,
 ) -> Envelope:
-    """An unsigned envelope, validated by the same parser a receiver runs."""
+    """An unsigned v2 envelope covering every attribute given, validated by the receiver's parser.
+
+    `extensions`: further `ce_*` attributes (name with the prefix), signed like the others.
+    """
     optional = {"ce_subject": subject, "ce_dataschema": dataschema, "ce_recipient": recipient}
     if seal is not None:
         optional["ce_sealalg"] = seal.algorithm
@@ -271,6 +366,11 @@ def build_envelope(
         "ce_keyid": signer.key_id,
         **{name: text for name, text in optional.items() if text is not None},
     }
+    for name, text in (extensions or {}).items():
+        if name in attributes or name in _KNOWN_HEADERS:
+            raise config_error(ConfigCode.BAD_ARGUMENT, name, "not an extension attribute")
+        attributes[name] = text
+    attributes[SIGNED_HEADERS] = ",".join(sorted(attributes))
     return _parse([(name, text.encode("utf-8")) for name, text in attributes.items()])
 
 

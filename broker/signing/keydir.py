@@ -8,11 +8,13 @@ signer is the national CA (ce_source `urn:ilstc:ca:<CC>`, ce_subject = announced
   {"certificate": PEM, "kind": "revocation", "reason": "key-compromise",
    "revoked_at": "2026-11-29T09:00:00.000000Z"}
 
-Only a CA of the trust list can announce, and only for certificates it issued itself, so a stolen
-node key can neither publish a certificate nor lift a revocation. A revocation carries the
-certificate too: compaction keeps only the latest record per key id, and messages dated before
-the revocation must stay verifiable. Revocations are sticky: once revoked, a key id stays revoked
-(a later `node-certificate` record for it changes nothing); the earliest revocation time wins.
+The records are built by `broker.signing.records` (`certificate_announcement`,
+`revocation_announcement`). Only a CA of the trust list can announce, and only for certificates
+it issued itself, so a stolen node key can neither publish a certificate nor lift a revocation.
+A revocation carries the certificate too: compaction keeps only the latest record per key id, and
+messages dated before the revocation must stay verifiable. Revocations are sticky: once revoked,
+a key id stays revoked (a later `node-certificate` record for it changes nothing); the earliest
+revocation time wins.
 Announcements are not checked against the clock: a node replays the whole topic at start.
 """
 
@@ -20,49 +22,22 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 
 from cryptography import x509
 
 from broker.errors import SignatureError
 from broker.signing import algorithms
-from broker.signing.envelope import (
-    TYPE_KEY_ANNOUNCEMENT,
-    Header,
-    build_envelope,
-    format_time,
-    parse_envelope,
-    parse_time,
-    sign_message,
-)
-from broker.signing.identity import ca_urn
+from broker.signing.envelope import TYPE_KEY_ANNOUNCEMENT, Header, parse_envelope, parse_time
 from broker.signing.keystore import KeyStore
-from broker.signing.pki import CertificateAuthority, certificate_pem
 from broker.signing.reasons import Reason
+from broker.signing.records import JSON, NODE_CERTIFICATE, REVOCATION, REVOCATION_REASONS
 from broker.signing.trust import check_node_certificate
 
 KEYS_TOPIC = "customs.v1.keys"
-JSON = "application/json"
-NODE_CERTIFICATE = "node-certificate"
-REVOCATION = "revocation"
-# RFC 5280 CRLReason names, hyphenated.
-REVOCATION_REASONS = frozenset(
-    {"unspecified", "key-compromise", "affiliation-changed", "superseded", "cessation-of-operation"}
-)
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """One record for the keys topic."""
-
-    key: bytes  # the announced key id, ASCII
-    value: bytes
-    headers: list[Header]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,52 +46,6 @@ class AnnouncementResult:
     key_id: str
     node_id: str
     changed: bool  # False when the directory already knew this (a replayed record)
-
-
-def _announce(
-    ca: CertificateAuthority, body: dict[str, str], kid: str, at: datetime, message_id: str | None
-) -> Announcement:
-    value = json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
-    envelope = build_envelope(
-        message_id=message_id or str(uuid.uuid4()),
-        source=ca_urn(ca.country),
-        type=TYPE_KEY_ANNOUNCEMENT,
-        time=at,
-        content_type=JSON,
-        signer=ca.signer,
-        subject=kid,
-    )
-    return Announcement(kid.encode("ascii"), value, sign_message(envelope, value, ca.signer))
-
-
-def announce_certificate(
-    ca: CertificateAuthority,
-    certificate: x509.Certificate,
-    *,
-    at: datetime,
-    message_id: str | None = None,
-) -> Announcement:
-    body = {"kind": NODE_CERTIFICATE, "certificate": certificate_pem(certificate).decode("ascii")}
-    return _announce(ca, body, algorithms.key_id(certificate.public_key()), at, message_id)
-
-
-def announce_revocation(
-    ca: CertificateAuthority,
-    certificate: x509.Certificate,
-    *,
-    revoked_at: datetime,
-    reason: str,
-    at: datetime,
-    message_id: str | None = None,
-) -> Announcement:
-    """Revoke a node key from `revoked_at` on (which may lie in the past: when it leaked)."""
-    body = {
-        "kind": REVOCATION,
-        "certificate": certificate_pem(certificate).decode("ascii"),
-        "revoked_at": format_time(revoked_at),
-        "reason": reason,
-    }
-    return _announce(ca, body, algorithms.key_id(certificate.public_key()), at, message_id)
 
 
 def _malformed(reason: str) -> SignatureError:

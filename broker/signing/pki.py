@@ -27,6 +27,7 @@ from pydantic import SecretStr
 from broker.clock import Clock
 from broker.signing.algorithms import ED25519, Signer, SigningKey, generate_signing_key, key_id
 from broker.signing.identity import (
+    ca_urn,
     certificate_country,
     certificate_node_id,
     certificate_seal_key,
@@ -60,6 +61,10 @@ class CertificateAuthority:
     country: str
     certificate: x509.Certificate = field(repr=False)
     signer: Signer
+
+    @property
+    def source(self) -> str:
+        return ca_urn(self.country)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,12 @@ from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
 from broker.signing.envelope import parse_envelope
-from broker.signing.keydir import Announcement, announce_certificate, announce_revocation
 from broker.signing.pki import NodeIdentity, issue_node
+from broker.signing.records import (
+    SignedRecord,
+    certificate_announcement,
+    revocation_announcement,
+)
 from broker.signing.seal import unseal_value
 from broker.signing.verify import VerifiedMessage
 from broker.transport.base import InboundRecord, OutboundRecord
@@ -210,7 +214,7 @@ async def test_key_rotation_and_revocation_apply_without_restart(
     producer = corridor.transport.producer()
     await producer.start()
 
-    async def announce(announcement: Announcement) -> None:
+    async def announce(announcement: SignedRecord) -> None:
         await producer.send(
             OutboundRecord(
                 corridor.topics.keys,
@@ -234,7 +238,9 @@ async def test_key_rotation_and_revocation_apply_without_restart(
                 await node._keys_consumer.stop()
 
     try:
-        await announce(announce_certificate(ca, new_identity.certificate, at=corridor.clock.now()))
+        await announce(
+            certificate_announcement(ca, new_identity.certificate, at=corridor.clock.now())
+        )
         # Laos learns the new key from the directory while it runs.
         await eventually(lambda: new_identity.key_id in running["LA-VTE"].parts.keys)
         old_ref, new_ref = unique("CQ-OLD"), unique("CQ-NEW")
@@ -246,7 +252,7 @@ async def test_key_rotation_and_revocation_apply_without_restart(
 
         await eventually(lambda: delivered(old_ref) and delivered(new_ref))
 
-        await announce(announce_revocation(
+        await announce(revocation_announcement(
             ca, old_identity.certificate, revoked_at=corridor.clock.now(),
             reason="key-compromise", at=corridor.clock.now(),
         ))  # fmt: skip

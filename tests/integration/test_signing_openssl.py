@@ -21,14 +21,7 @@ from pydantic import SecretStr
 
 from broker.clock import SystemClock
 from broker.signing.algorithms import ECDSA_P256_SHA256, ED25519
-from broker.signing.envelope import (
-    SIGNATURE_HEADER,
-    TYPE_DECLARATION,
-    Header,
-    build_envelope,
-    sign_message,
-    signing_input,
-)
+from broker.signing.envelope import SIGNATURE_HEADER, Header, signing_input
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import (
     NODE_CERT_FILE,
@@ -39,6 +32,7 @@ from broker.signing.pki import (
     issue_node,
     save_node,
 )
+from broker.signing.records import declaration_record
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.trust import TrustList
 from broker.signing.verify import Verifier
@@ -50,6 +44,7 @@ pytestmark = [
 
 PASSPHRASE_ENV = "ILSTC_INTEROP_PASSPHRASE"
 PASSPHRASE = "interop-passphrase-mekong"
+INTEROP_ID = "6f1c2e0a-8a55-4b1e-9d7e-3c2b1a0f9e8d"
 VALUE = "报关单 CQ2026112900001 / 12 × HS 870380".encode() * 40
 
 
@@ -71,15 +66,13 @@ def openssl(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[bytes]:
 
 
 def spec_signing_input(headers: list[Header], value: bytes) -> bytes:
-    """docs/signing.md: magic line, covered headers sorted by name as `name=value`, value hash."""
-    covered = sorted(
-        (name.encode("ascii"), raw)
-        for name, raw in headers
-        if name == "content-type" or (name.startswith("ce_") and name != "ce_signature")
-    )
-    lines = b"".join(name + b"=" + raw + b"\n" for name, raw in covered)
+    """docs/signing.md: magic line, the headers ce_sigheaders lists and itself sorted by name as
+    `name=value`, the value's hash."""
+    values = dict(headers)
+    names = [*values["ce_sigheaders"].decode("ascii").split(","), "ce_sigheaders"]
+    lines = b"".join(name.encode("ascii") + b"=" + values[name] + b"\n" for name in sorted(names))
     value_line = b"value-sha256=" + hashlib.sha256(value).hexdigest().encode("ascii") + b"\n"
-    return b"ilstc-ce-signature-v1\n" + lines + value_line
+    return b"ilstc-ce-signature-v2\n" + lines + value_line
 
 
 @pytest.fixture(scope="module")
@@ -106,19 +99,17 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(trust_list, trust_file, nodes)
 
 
-def signed_message(node: NodeIdentity, message_id: str = "CN-CQ-interop-1") -> list[Header]:
-    envelope = build_envelope(
+def signed_message(node: NodeIdentity, message_id: str = INTEROP_ID) -> list[Header]:
+    record = declaration_record(
+        node,
+        value=VALUE,
         message_id=message_id,
-        source=node.source,
-        type=TYPE_DECLARATION,
-        time=SystemClock().now(),
-        content_type="application/avro",
-        signer=node.signer,
-        subject="报关单 CQ2026112900001",
-        dataschema="avro-crc64:7a3f9c21d04e8b56",
+        reference="报关单 CQ2026112900001",
         recipient="LA-VTE",
+        time=SystemClock().now(),
+        dataschema="urn:ilstc:schema:declaration.v2:crc64-avro:7a3f9c21d04e8b56",
     )
-    return sign_message(envelope, VALUE, node.signer)
+    return list(record.headers)
 
 
 def write_input_and_signature(folder: Path, headers: list[Header]) -> None:
@@ -151,7 +142,9 @@ def test_openssl_verifies_an_ed25519_signature_from_the_spec(pki: Pki) -> None:
 
 def test_openssl_verifies_an_ecdsa_p256_der_signature_from_the_spec(pki: Pki) -> None:
     node = pki.nodes["TH-BKK"]
-    write_input_and_signature(node.folder, signed_message(node.identity, "TH-BKK-interop-1"))
+    write_input_and_signature(
+        node.folder, signed_message(node.identity, "0d7a6c3e-1f2b-4c5d-8e9f-a0b1c2d3e4f5")
+    )
     verify = ("dgst", "-sha256", "-verify", "pub.pem", "-signature", "sig.bin")
     good = openssl(*verify, "input.bin", cwd=node.folder)
     assert good.returncode == 0, good.stdout + good.stderr
@@ -165,7 +158,9 @@ def test_a_signature_made_by_openssl_with_the_key_file_verifies(
     monkeypatch.setenv(PASSPHRASE_ENV, PASSPHRASE)
     node = pki.nodes["CN-CQ"]
     headers = [
-        h for h in signed_message(node.identity, "CN-CQ-interop-2") if h[0] != SIGNATURE_HEADER
+        h
+        for h in signed_message(node.identity, "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
+        if h[0] != SIGNATURE_HEADER
     ]
     (node.folder / "ours.bin").write_bytes(spec_signing_input(headers, VALUE))
     signed = openssl(

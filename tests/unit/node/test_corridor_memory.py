@@ -22,8 +22,8 @@ from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
 from broker.policy import WITHHELD_KEY
-from broker.signing.envelope import TYPE_DECLARATION, build_envelope, sign_message
 from broker.signing.pki import issue_node
+from broker.signing.records import declaration_record
 from broker.transport.base import OutboundRecord
 from broker.transport.memory import MemoryBroker, MemoryTransport
 from tests.corridor_support import JsonFormat, SmallCorridor
@@ -149,17 +149,11 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
         await producer.send(record)
     # A node certificate nobody announced on the key directory signs a message of its own.
     stranger = issue_node(corridor.authorities["CN"], "CN-XYZ", clock=corridor.clock)
-    envelope = build_envelope(
-        message_id=str(uuid.uuid4()),
-        source=stranger.source,
-        type=TYPE_DECLARATION,
-        time=corridor.clock.now(),
-        content_type="application/avro",
-        signer=stranger.signer,
-        recipient="LA-VTE",
-    )
-    signed = sign_message(envelope, original.value, stranger.signer)
-    await producer.send(OutboundRecord(laos, original.value, original.key, tuple(signed)))
+    signed = declaration_record(
+        stranger, value=original.value, message_id=str(uuid.uuid4()), reference="CQ-A-1",
+        recipient="LA-VTE", time=corridor.clock.now(), dataschema="urn:x:y",
+    )  # fmt: skip
+    await producer.send(OutboundRecord(laos, signed.value, original.key, signed.headers))
     _, later = document("CQ-A-2")
     await nodes["CN-CQ"].submit(later)  # the legitimate stream continues behind the attacks
     await drain(nodes["LA-VTE"])
@@ -324,20 +318,16 @@ async def test_a_message_id_that_is_not_a_uuid_is_dead_lettered(
     corridor: SmallCorridor, nodes: dict[str, CorridorNode]
 ) -> None:
     identity = corridor.identities["CN-CQ"]
-    envelope = build_envelope(
-        message_id="not-a-uuid", source=identity.source, type=TYPE_DECLARATION,
-        time=corridor.clock.now(), content_type="application/avro", signer=identity.signer,
-        recipient="LA-VTE",
-    )  # fmt: skip
     _, data = document("CQ-U-1")
     value = corridor.codec.encode_declaration(Declaration.model_validate_json(data))
-    producer = corridor.transport.producer()
-    await producer.send(
-        OutboundRecord(
-            corridor.topics.inbox("LA-VTE"), value, b"CQ-U-1",
-            tuple(sign_message(envelope, value, identity.signer)),
-        )
+    signed = declaration_record(
+        identity, value=value, message_id=str(uuid.uuid4()), reference="CQ-U-1",
+        recipient="LA-VTE", time=corridor.clock.now(), dataschema="urn:x:y",
     )  # fmt: skip
+    # A writer that does not follow the id rule: the parser refuses before any signature check.
+    headers = tuple((n, b"not-a-uuid" if n == "ce_id" else v) for n, v in signed.headers)
+    producer = corridor.transport.producer()
+    await producer.send(OutboundRecord(corridor.topics.inbox("LA-VTE"), value, signed.key, headers))
     await drain(nodes["LA-VTE"])
     [letter] = [
         read_dead_letter(r)

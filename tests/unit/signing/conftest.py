@@ -7,6 +7,8 @@ Everything is issued at `START`, the FakeClock's default time.
 
 from __future__ import annotations
 
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from broker.signing.verify import Verifier
 
 START = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
 RETENTION = timedelta(days=7)
+DATASCHEMA = "urn:ilstc:schema:declaration.v2:crc64-avro:7a3f9c21d04e8b56"
 VALUE = b"\x00\x01declaration-avro-body\xff" * 8
 
 
@@ -77,6 +80,12 @@ def make_verifier(
 
 
 Send = Callable[..., list[Header]]
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def mid(name: str) -> str:
+    """A readable test message name as the UUID `ce_id` requires (a UUID is kept as it is)."""
+    return name if _UUID.fullmatch(name) else str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
 @pytest.fixture
@@ -97,14 +106,14 @@ def send(corridor: Corridor) -> Send:
         sender = corridor.nodes[sender_id]
         signer = signer or sender.signer
         envelope = build_envelope(
-            message_id=message_id,
+            message_id=mid(message_id),
             source=source or node_urn(sender_id),
             type=TYPE_DECLARATION,
             time=time,
             content_type="application/avro",
             signer=signer,
             subject="CQ2026112900001",
-            dataschema="avro-crc64:7a3f9c21d04e8b56",
+            dataschema=DATASCHEMA,
             recipient=recipient,
             seal=seal,
         )

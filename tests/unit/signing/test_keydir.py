@@ -10,15 +10,15 @@ import pytest
 from broker.clock import FakeClock
 from broker.errors import SignatureError
 from broker.signing.envelope import build_envelope, sign_message
-from broker.signing.keydir import (
-    Announcement,
-    KeyDirectory,
-    announce_certificate,
-    announce_revocation,
-)
+from broker.signing.keydir import KeyDirectory
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import CertificateAuthority, issue_node
-from tests.unit.signing.conftest import START, VALUE, Corridor, Send, make_verifier
+from broker.signing.records import (
+    SignedRecord,
+    certificate_announcement,
+    revocation_announcement,
+)
+from tests.unit.signing.conftest import START, VALUE, Corridor, Send, make_verifier, mid
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def directory(corridor: Corridor) -> KeyDirectory:
     return KeyDirectory(KeyStore(corridor.trust_list))
 
 
-def refused(directory: KeyDirectory, announcement: Announcement) -> str:
+def refused(directory: KeyDirectory, announcement: SignedRecord) -> str:
     with pytest.raises(SignatureError) as caught:
         directory.apply(announcement.headers, announcement.value)
     return caught.value.code
@@ -36,7 +36,7 @@ def test_a_certificate_announcement_teaches_the_key(
     corridor: Corridor, directory: KeyDirectory, clock: FakeClock, send: Send
 ) -> None:
     node = corridor.nodes["CN-CQ"]
-    announcement = announce_certificate(corridor.cas["CN"], node.certificate, at=START)
+    announcement = certificate_announcement(corridor.cas["CN"], node.certificate, at=START)
     assert announcement.key == node.key_id.encode("ascii")
     assert json.loads(announcement.value)["kind"] == "node-certificate"
     result = directory.apply(announcement.headers, announcement.value)
@@ -52,10 +52,10 @@ def test_a_certificate_announcement_teaches_the_key(
 
 def test_only_listed_cas_announce(corridor: Corridor, directory: KeyDirectory) -> None:
     certificate = corridor.nodes["CN-CQ"].certificate
-    rogue = announce_certificate(corridor.rogue_ca, certificate, at=START)
+    rogue = certificate_announcement(corridor.rogue_ca, certificate, at=START)
     assert refused(directory, rogue) == "unknown-key-id"
     node = corridor.nodes["CN-CQ"]
-    self_signed = announce_certificate(
+    self_signed = certificate_announcement(
         CertificateAuthority("CN", node.certificate, node.signer), certificate, at=START
     )
     assert refused(directory, self_signed) == "unknown-key-id"
@@ -63,23 +63,23 @@ def test_only_listed_cas_announce(corridor: Corridor, directory: KeyDirectory) -
 
 def test_a_ca_announces_only_its_own_country(corridor: Corridor, directory: KeyDirectory) -> None:
     laos_node = corridor.nodes["LA-VTE"].certificate
-    assert refused(directory, announce_certificate(corridor.cas["CN"], laos_node, at=START)) == (
-        "country-mismatch"
-    )
+    assert refused(
+        directory, certificate_announcement(corridor.cas["CN"], laos_node, at=START)
+    ) == ("country-mismatch")
 
 
 def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirectory) -> None:
     ca = corridor.cas["VN"]
-    good = announce_certificate(ca, corridor.nodes["VN-HAN"].certificate, at=START)
+    good = certificate_announcement(ca, corridor.nodes["VN-HAN"].certificate, at=START)
     with pytest.raises(SignatureError) as caught:
         directory.apply(good.headers, good.value.replace(b"node-certificate", b"revocation"))
     assert caught.value.code == "bad-signature"
 
     def signed(
         value: bytes, subject: str, type_: str = "org.ilstc.customs.keyannouncement.v1"
-    ) -> Announcement:
+    ) -> SignedRecord:
         envelope = build_envelope(
-            message_id="a1",
+            message_id=mid("a1"),
             source="urn:ilstc:ca:VN",
             type=type_,
             time=START,
@@ -87,7 +87,7 @@ def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirecto
             signer=ca.signer,
             subject=subject,
         )
-        return Announcement(b"", value, sign_message(envelope, value, ca.signer))
+        return SignedRecord(b"", value, tuple(sign_message(envelope, value, ca.signer)))
 
     key_id = corridor.nodes["VN-HAN"].key_id
     assert refused(directory, signed(b"{not json", key_id)) == "malformed-announcement"
@@ -97,7 +97,7 @@ def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirecto
         "malformed-announcement"
     )
     revocation = json.loads(
-        announce_revocation(
+        revocation_announcement(
             ca,
             corridor.nodes["VN-HAN"].certificate,
             revoked_at=START,
@@ -113,9 +113,9 @@ def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirecto
 
 def test_source_must_be_the_signing_ca(corridor: Corridor, directory: KeyDirectory) -> None:
     ca = corridor.cas["CN"]
-    good = announce_certificate(ca, corridor.nodes["CN-CQ"].certificate, at=START)
+    good = certificate_announcement(ca, corridor.nodes["CN-CQ"].certificate, at=START)
     envelope = build_envelope(
-        message_id="a2",
+        message_id=mid("a2"),
         source="urn:ilstc:ca:LA",
         type="org.ilstc.customs.keyannouncement.v1",
         time=START,
@@ -124,7 +124,9 @@ def test_source_must_be_the_signing_ca(corridor: Corridor, directory: KeyDirecto
         subject=corridor.nodes["CN-CQ"].key_id,
     )
     headers = sign_message(envelope, good.value, ca.signer)
-    assert refused(directory, Announcement(good.key, good.value, headers)) == "source-mismatch"
+    assert (
+        refused(directory, SignedRecord(good.key, good.value, tuple(headers))) == "source-mismatch"
+    )
 
 
 def test_revocation_is_sticky_and_dated(
@@ -132,7 +134,7 @@ def test_revocation_is_sticky_and_dated(
 ) -> None:
     ca, node = corridor.cas["CN"], corridor.nodes["CN-CQ"]
     revoked_at = START + timedelta(hours=1)
-    revocation = announce_revocation(
+    revocation = revocation_announcement(
         ca, node.certificate, revoked_at=revoked_at, reason="key-compromise", at=revoked_at
     )
     result = directory.apply(revocation.headers, revocation.value)  # certificate never announced
@@ -142,15 +144,15 @@ def test_revocation_is_sticky_and_dated(
     verifier = make_verifier(directory.keys, clock)
     early = send(time=START + timedelta(minutes=30), message_id="early")
     late = send(time=START + timedelta(hours=2), message_id="late")
-    assert verifier.verify(early, VALUE).envelope.id == "early"
+    assert verifier.verify(early, VALUE).envelope.id == mid("early")
     with pytest.raises(SignatureError) as caught:
         verifier.verify(late, VALUE)
     assert caught.value.code == "revoked"
 
-    again = announce_certificate(ca, node.certificate, at=START + timedelta(hours=3))
+    again = certificate_announcement(ca, node.certificate, at=START + timedelta(hours=3))
     assert not directory.apply(again.headers, again.value).changed  # no un-revoking
     assert directory.keys.revoked_at(node.key_id) == revoked_at
-    later = announce_revocation(
+    later = revocation_announcement(
         ca, node.certificate, revoked_at=START + timedelta(hours=2), reason="superseded", at=START
     )
     assert not directory.apply(later.headers, later.value).changed  # the earliest time wins
@@ -163,7 +165,7 @@ def test_rotation_keeps_the_old_key_until_it_expires(
     clock.advance(24 * 3600)
     new = issue_node(ca, "CN-CQ", clock=clock)
     for node in (old, new):
-        announcement = announce_certificate(ca, node.certificate, at=clock.now())
+        announcement = certificate_announcement(ca, node.certificate, at=clock.now())
         directory.apply(announcement.headers, announcement.value)
     assert directory.keys.current_key("CN-CQ", clock.now()).key_id == new.key_id
     assert directory.keys.current_key("CN-CQ", START).key_id == old.key_id

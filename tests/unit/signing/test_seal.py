@@ -12,14 +12,14 @@ from broker.errors import ConfigError, SignatureError
 from broker.signing.algorithms import key_id
 from broker.signing.seal import SEAL_ALGORITHM, seal_value, unseal_value
 from broker.signing.verify import VerifiedMessage
-from tests.unit.signing.conftest import START, VALUE, Corridor, Send, make_verifier
+from tests.unit.signing.conftest import START, VALUE, Corridor, Send, make_verifier, mid
 
 
 def sealed_message(corridor: Corridor, clock: FakeClock, send: Send) -> VerifiedMessage:
     keys = corridor.keystore()
     recipient = keys.current_key("LA-VTE", START)
-    ciphertext, seal = seal_value(VALUE, sender="CN-CQ", recipient=recipient, message_id="m-1")
-    headers = send(value=ciphertext, seal=seal, message_id="m-1")
+    ciphertext, seal = seal_value(VALUE, sender="CN-CQ", recipient=recipient, message_id=mid("m-1"))
+    headers = send(value=ciphertext, seal=seal, message_id=mid("m-1"))
     return make_verifier(keys, clock).verify(headers, ciphertext)
 
 
@@ -56,8 +56,8 @@ def test_the_signature_covers_the_ciphertext_and_seal_headers(
 ) -> None:
     keys = corridor.keystore()
     recipient = keys.current_key("LA-VTE", START)
-    ciphertext, seal = seal_value(VALUE, sender="CN-CQ", recipient=recipient, message_id="m-2")
-    headers = send(value=ciphertext, seal=seal, message_id="m-2")
+    ciphertext, seal = seal_value(VALUE, sender="CN-CQ", recipient=recipient, message_id=mid("m-2"))
+    headers = send(value=ciphertext, seal=seal, message_id=mid("m-2"))
     verifier = make_verifier(keys, clock)
     flipped = ciphertext[:-1] + bytes([ciphertext[-1] ^ 1])
     with pytest.raises(SignatureError) as caught:
@@ -94,4 +94,4 @@ def test_no_sealing_to_a_certificate_without_a_sealing_key(corridor: Corridor) -
     recipient = corridor.keystore().current_key("LA-VTE", START)
     bare = dataclasses.replace(recipient, seal_key=None)
     with pytest.raises(ConfigError):
-        seal_value(VALUE, sender="CN-CQ", recipient=bare, message_id="m-3")
+        seal_value(VALUE, sender="CN-CQ", recipient=bare, message_id=mid("m-3"))

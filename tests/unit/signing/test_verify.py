@@ -20,6 +20,7 @@ from tests.unit.signing.conftest import (
     Send,
     forge_node_certificate,
     make_verifier,
+    mid,
     replace_header,
 )
 
@@ -134,7 +135,7 @@ def test_revoked_from_the_revocation_time_on(
     before = send(time=START + timedelta(minutes=30), message_id="before")
     at = send(time=START + timedelta(hours=1), message_id="at")
     after = send(time=START + timedelta(hours=2), message_id="after")
-    assert verifier.verify(before, VALUE).envelope.id == "before"
+    assert verifier.verify(before, VALUE).envelope.id == mid("before")
     assert refused(verifier, at) == "revoked"
     assert refused(verifier, after) == "revoked"
 
@@ -182,11 +183,11 @@ def test_clock_skew_and_too_old(corridor: Corridor, clock: FakeClock, send: Send
     ahead = send(time=now + timedelta(minutes=6), message_id="ahead")
     assert refused(verifier, ahead) == "clock-skew"
     slightly_ahead = send(time=now + timedelta(minutes=4), message_id="slightly-ahead")
-    assert verifier.verify(slightly_ahead, VALUE).envelope.id == "slightly-ahead"
+    assert verifier.verify(slightly_ahead, VALUE).envelope.id == mid("slightly-ahead")
     old = send(time=now - verifier.max_age - timedelta(seconds=1), message_id="old")
     assert refused(verifier, old) == "too-old"
     just_in = send(time=now - verifier.max_age, message_id="just-in")
-    assert verifier.verify(just_in, VALUE).envelope.id == "just-in"
+    assert verifier.verify(just_in, VALUE).envelope.id == mid("just-in")
 
 
 def test_replay_while_in_flight_after_acceptance_and_after_release(

@@ -1,0 +1,249 @@
+"""Every signed record of the corridor is built here, and only here (pure: no I/O).
+
+- declarations and receipts, node to node: the value (framed Avro) is sealed to the recipient
+  when asked, then signed; record key = the subject (declaration reference, or the referenced
+  message id for a receipt), so a receiver can check the key against the signed `ce_subject`;
+- key announcements (certificate, revocation) on the keys topic, signed by a national CA;
+- signed directory entries: canonical JSON on a compacted topic, any signer (the corridor
+  directory uses them the way the key directory uses announcements).
+
+A `SignedRecord` has no topic: which topic a record goes to is the node's topic layout's call.
+The envelope rules (headers, signing input) are in `broker.signing.envelope` and docs/signing.md.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import NamedTuple, Protocol
+
+from cryptography import x509
+
+from broker.signing import algorithms
+from broker.signing.algorithms import Signer
+from broker.signing.envelope import (
+    TYPE_DECLARATION,
+    TYPE_KEY_ANNOUNCEMENT,
+    TYPE_RECEIPT,
+    Header,
+    build_envelope,
+    format_time,
+    sign_message,
+)
+from broker.signing.pki import CertificateAuthority, certificate_pem
+from broker.signing.reasons import ConfigCode, config_error
+from broker.signing.seal import seal_value
+from broker.signing.trust import NodeKey
+
+AVRO = "application/avro"
+JSON = "application/json"
+# Key announcement bodies (docs/signing.md section 5).
+NODE_CERTIFICATE = "node-certificate"
+REVOCATION = "revocation"
+# RFC 5280 CRLReason names, hyphenated.
+REVOCATION_REASONS = frozenset(
+    {"unspecified", "key-compromise", "affiliation-changed", "superseded", "cessation-of-operation"}
+)
+
+
+class SignedRecord(NamedTuple):
+    """Key, value and headers of one signed Kafka record (the topic is chosen by the caller)."""
+
+    key: bytes
+    value: bytes
+    headers: tuple[Header, ...]
+
+
+class Signatory(Protocol):
+    """Who signs: a node identity (`urn:ilstc:node:...`) or a national CA (`urn:ilstc:ca:...`)."""
+
+    @property
+    def signer(self) -> Signer: ...
+    @property
+    def source(self) -> str: ...
+
+
+class Sender(Signatory, Protocol):
+    @property
+    def node_id(self) -> str: ...
+
+
+def signed_record(
+    signatory: Signatory,
+    *,
+    type: str,
+    message_id: str,
+    time: datetime,
+    content_type: str,
+    value: bytes,
+    key: bytes,
+    subject: str | None = None,
+    dataschema: str | None = None,
+    recipient: str | None = None,
+    extensions: Mapping[str, str] | None = None,
+) -> SignedRecord:
+    """The generic signed record (unsealed); the functions below are its corridor uses."""
+    envelope = build_envelope(
+        message_id=message_id,
+        source=signatory.source,
+        type=type,
+        time=time,
+        content_type=content_type,
+        signer=signatory.signer,
+        subject=subject,
+        dataschema=dataschema,
+        recipient=recipient,
+        extensions=extensions,
+    )
+    return SignedRecord(key, value, tuple(sign_message(envelope, value, signatory.signer)))
+
+
+def _node_message(
+    sender: Sender,
+    *,
+    type: str,
+    value: bytes,
+    message_id: str,
+    subject: str,
+    recipient: str,
+    time: datetime,
+    dataschema: str,
+    seal_to: NodeKey | None,
+) -> SignedRecord:
+    seal = None
+    if seal_to is not None:  # seal, then sign: the signature covers the ciphertext
+        value, seal = seal_value(
+            value, sender=sender.node_id, recipient=seal_to, message_id=message_id
+        )
+    envelope = build_envelope(
+        message_id=message_id,
+        source=sender.source,
+        type=type,
+        time=time,
+        content_type=AVRO,
+        signer=sender.signer,
+        subject=subject,
+        dataschema=dataschema,
+        recipient=recipient,
+        seal=seal,
+    )
+    headers = tuple(sign_message(envelope, value, sender.signer))
+    return SignedRecord(subject.encode("utf-8"), value, headers)
+
+
+def declaration_record(
+    sender: Sender,
+    *,
+    value: bytes,
+    message_id: str,
+    reference: str,
+    recipient: str,
+    time: datetime,
+    dataschema: str,
+    seal_to: NodeKey | None = None,
+) -> SignedRecord:
+    """A declaration (framed Avro `value`) for `recipient`, sealed to `seal_to` if given."""
+    return _node_message(
+        sender,
+        type=TYPE_DECLARATION,
+        value=value,
+        message_id=message_id,
+        subject=reference,
+        recipient=recipient,
+        time=time,
+        dataschema=dataschema,
+        seal_to=seal_to,
+    )
+
+
+def receipt_record(
+    sender: Sender,
+    *,
+    value: bytes,
+    message_id: str,
+    referenced_message_id: str,
+    recipient: str,
+    time: datetime,
+    dataschema: str,
+    seal_to: NodeKey | None = None,
+) -> SignedRecord:
+    """A receipt (framed Avro `value`) about `referenced_message_id`, back to its sender."""
+    return _node_message(
+        sender,
+        type=TYPE_RECEIPT,
+        value=value,
+        message_id=message_id,
+        subject=referenced_message_id,
+        recipient=recipient,
+        time=time,
+        dataschema=dataschema,
+        seal_to=seal_to,
+    )
+
+
+def canonical_json(body: Mapping[str, object]) -> bytes:
+    """Keys sorted, no spaces, ASCII escapes: one byte string per body."""
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii")
+
+
+def directory_entry(
+    signatory: Signatory,
+    *,
+    type: str,
+    key: str,
+    body: Mapping[str, object],
+    time: datetime,
+    message_id: str | None = None,
+) -> SignedRecord:
+    """A signed JSON entry for a compacted topic: record key = `ce_subject` = `key`."""
+    return signed_record(
+        signatory,
+        type=type,
+        message_id=message_id or str(uuid.uuid4()),
+        time=time,
+        content_type=JSON,
+        value=canonical_json(body),
+        key=key.encode("utf-8"),
+        subject=key,
+    )
+
+
+def certificate_announcement(
+    ca: CertificateAuthority,
+    certificate: x509.Certificate,
+    *,
+    at: datetime,
+    message_id: str | None = None,
+) -> SignedRecord:
+    """A key announcement publishing `certificate`, signed by the CA that issued it."""
+    body = {"kind": NODE_CERTIFICATE, "certificate": certificate_pem(certificate).decode("ascii")}
+    kid = algorithms.key_id(certificate.public_key())
+    return directory_entry(
+        ca, type=TYPE_KEY_ANNOUNCEMENT, key=kid, body=body, time=at, message_id=message_id
+    )
+
+
+def revocation_announcement(
+    ca: CertificateAuthority,
+    certificate: x509.Certificate,
+    *,
+    revoked_at: datetime,
+    reason: str,
+    at: datetime,
+    message_id: str | None = None,
+) -> SignedRecord:
+    """Revoke a node key from `revoked_at` on (which may lie in the past: when it leaked)."""
+    if reason not in REVOCATION_REASONS:
+        raise config_error(ConfigCode.BAD_ARGUMENT, reason, "unknown revocation reason")
+    body = {
+        "kind": REVOCATION,
+        "certificate": certificate_pem(certificate).decode("ascii"),
+        "revoked_at": format_time(revoked_at),
+        "reason": reason,
+    }
+    kid = algorithms.key_id(certificate.public_key())
+    return directory_entry(
+        ca, type=TYPE_KEY_ANNOUNCEMENT, key=kid, body=body, time=at, message_id=message_id
+    )
