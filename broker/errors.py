@@ -83,5 +83,19 @@ class TransportError(BrokerError):
     retriable: ClassVar[bool] = True
 
 
+class ProducerFencedError(TransportError):
+    """A newer producer registered the same transactional id: this one must stop, its open
+    transaction is aborted. Not retriable with this producer (whoever owns the id goes on)."""
+
+    retriable: ClassVar[bool] = False
+
+
+class RebalancedError(TransportError):
+    """The consumer group rebalanced under this member, so its offsets were not committed: the
+    partitions may belong to another member now. Re-read from the committed offsets."""
+
+    retriable: ClassVar[bool] = True
+
+
 class LauncherError(BrokerError):
     """The local Apache Kafka launcher could not do what was asked (with the fix, if known)."""

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 Header = tuple[str, bytes]
 TopicPartition = tuple[str, int]
+# read_committed (the default here): records of aborted or still open transactions are never
+# returned, and end offsets (so `caught_up` and `lag`) stop at the last stable offset.
+Isolation = Literal["read_committed", "read_uncommitted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,30 @@ class TopicSpec:
     configs: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class GroupMetadata:
+    """Who commits offsets inside a transaction: the group, and the member's generation.
+
+    Kafka (KIP-447) fences a zombie member by generation. aiokafka 0.14 sends only the group id
+    (TxnOffsetCommit v0), so on the real edge a zombie is fenced by its transactional id alone:
+    give each input partition its own transactional id (`transactional_id_for`).
+    """
+
+    group_id: str
+    generation_id: int = -1
+    member_id: str = ""
+
+
+def transactional_id_for(group_id: str, partition: TopicPartition) -> str:
+    """One transactional id per input partition (KIP-98's zombie fencing without KIP-447).
+
+    Whoever is assigned the partition next starts a producer with the same id, which fences
+    the previous owner and aborts its open transaction.
+    """
+    topic, index = partition
+    return f"{group_id}.{topic}.{index}"
+
+
 class Producer(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
@@ -61,6 +88,46 @@ class Producer(Protocol):
     async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
         """Produce all, pipelined, and wait until every one is acknowledged."""
         ...
+
+
+class TransactionalProducer(Protocol):
+    """Records and consumer offsets committed atomically, or not at all (Kafka transactions).
+
+    `start` registers the transactional id: every older producer with that id is fenced (its
+    next call raises `ProducerFencedError`) and its open transaction is aborted. Errors are
+    `TransportError`s; after a retriable one, `abort` and run the transaction again. After a
+    `ProducerFencedError` the producer is dead: `stop` it (someone else owns the id now).
+    """
+
+    @property
+    def transactional_id(self) -> str: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+    async def begin(self) -> None: ...
+    async def send(self, record: OutboundRecord) -> Delivery:
+        """Produce inside the open transaction; invisible to read_committed until commit."""
+        ...
+
+    async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]: ...
+    async def send_offsets(
+        self, next_offsets: Mapping[TopicPartition, int], group: GroupMetadata
+    ) -> None:
+        """Commit the group's offsets (next record to read) with this transaction."""
+        ...
+
+    async def commit(self) -> None: ...
+    async def abort(self) -> None: ...
+
+
+class RebalanceListener(Protocol):
+    """Told when the group moves partitions (eager protocol: all are revoked, then assigned).
+
+    Every member's `on_partitions_revoked` finishes before any member's
+    `on_partitions_assigned` runs. Neither runs on `stop` (a member leaving just leaves).
+    """
+
+    async def on_partitions_revoked(self, revoked: frozenset[TopicPartition]) -> None: ...
+    async def on_partitions_assigned(self, assigned: frozenset[TopicPartition]) -> None: ...
 
 
 class Consumer(Protocol):
@@ -76,7 +143,17 @@ class Consumer(Protocol):
         ...
 
     async def caught_up(self) -> bool:
-        """True when this consumer has read up to the end of every assigned partition."""
+        """True when this consumer has read up to the end of every assigned partition.
+
+        False while nothing is assigned (a group member before its first assignment)."""
+        ...
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        """The partitions this consumer reads now (all of them without a group)."""
+        ...
+
+    def group_metadata(self) -> GroupMetadata:
+        """For `TransactionalProducer.send_offsets`; raises `TransportError` without a group."""
         ...
 
 
@@ -90,5 +167,13 @@ class Admin(Protocol):
 
 class Transport(Protocol):
     def producer(self) -> Producer: ...
-    def consumer(self, topics: Sequence[str], group_id: str | None) -> Consumer: ...
+    def transactional_producer(self, transactional_id: str) -> TransactionalProducer: ...
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str | None,
+        *,
+        isolation: Isolation = "read_committed",
+        listener: RebalanceListener | None = None,
+    ) -> Consumer: ...
     async def admin(self) -> Admin: ...

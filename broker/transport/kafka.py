@@ -3,41 +3,116 @@
 Producers are idempotent with `acks=all`, so an acknowledged record survives the loss of a broker
 (with min.insync.replicas >= 2) and a retried send is never written twice. Consumers never
 auto-commit: the node commits only after it has delivered or dead-lettered a record.
+Transactional producers commit records and consumer offsets atomically (checked against Kafka
+4.1.1 in tests/contract). Every stop is bounded, so a node stops in seconds during an outage.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    IllegalOperation,
+    InvalidProducerEpoch,
+    KafkaError,
+    ProducerFenced,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+    for_code,
+)
 from aiokafka.structs import OffsetAndMetadata
 
-from broker.errors import TransportError
+from broker.errors import ProducerFencedError, RebalancedError, TransportError
 from broker.transport.base import (
     Delivery,
+    GroupMetadata,
     InboundRecord,
+    Isolation,
     OutboundRecord,
+    RebalanceListener,
     TopicSpec,
 )
 from broker.transport.base import (
     TopicPartition as TopicPartitionKey,
 )
+from broker.transport.logfilter import install_client_log_rate_limit
 from broker.transport.settings import KafkaSettings, client_kwargs
 
 log = logging.getLogger(__name__)
 
+CONSUMER_STOP_TIMEOUT_S = 3.0  # leaving the group politely; during an outage we just close
+PRODUCER_STOP_TIMEOUT_S = 5.0  # flushing what is buffered; unacknowledged records are not lost:
+# their senders never saw an acknowledgement
 
-def _wrap(action: str, exc: KafkaError) -> TransportError:
-    error = TransportError(f"{action}: {type(exc).__name__}: {exc}")
+
+def _wrap(action: str, exc: KafkaError | IllegalOperation) -> TransportError:
+    text = f"{action}: {type(exc).__name__}: {exc}"
+    if isinstance(exc, ProducerFenced | InvalidProducerEpoch):
+        return ProducerFencedError(text)
+    if isinstance(
+        exc,
+        CommitFailedError
+        | RebalanceInProgressError
+        | IllegalGenerationError
+        | UnknownMemberIdError,
+    ):
+        return RebalancedError(text)
+    error = TransportError(text)
     # A few Kafka errors will fail the same way on every retry (authorization, bad config).
-    if not getattr(exc, "retriable", True):
+    if isinstance(exc, IllegalOperation) or not getattr(exc, "retriable", True):
         error.retriable = False  # type: ignore[misc]  # per-instance override of the class default
     return error
+
+
+async def _bounded(action: str, stopping: Any, timeout_s: float) -> bool:
+    """Await a client's `stop()` at most `timeout_s`; False if it had to be abandoned."""
+    try:
+        await asyncio.wait_for(stopping, timeout_s)
+    except TimeoutError:
+        log.warning("Kafka unreachable: %s abandoned after %.0fs", action, timeout_s)
+        return False
+    except KafkaError as exc:  # a dead client complains on the way out; it is closed anyway
+        log.warning("%s: %s", action, exc)
+    return True
+
+
+async def _close_connections(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
+    """Last resort after an abandoned stop: drop the sockets so nothing lingers."""
+    with contextlib.suppress(KafkaError, OSError, TimeoutError):
+        await asyncio.wait_for(client._client.close(), 2.0)  # no public way
+
+
+async def _produce(client: AIOKafkaProducer, records: Sequence[OutboundRecord]) -> list[Delivery]:
+    """Enqueue all first (the client batches them into few requests), then await every ack.
+
+    `return_exceptions`: no future is left unobserved when one of them fails."""
+    futures: list[asyncio.Future[Any]] = []
+    failure: BaseException | None = None
+    for r in records:
+        try:
+            futures.append(await client.send(r.topic, r.value, key=r.key, headers=list(r.headers)))
+        except (KafkaError, IllegalOperation) as exc:
+            failure = exc
+            break
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    failure = failure or next((o for o in outcomes if isinstance(o, BaseException)), None)
+    if isinstance(failure, KafkaError | IllegalOperation):
+        where = records[0].topic if len(records) == 1 else f"{len(records)} records"
+        raise _wrap(f"producing to {where}", failure) from failure
+    if failure is not None:
+        raise failure
+    metas: list[Any] = list(outcomes)
+    return [Delivery(m.topic, m.partition, m.offset) for m in metas]
 
 
 class KafkaProducer:
@@ -67,60 +142,169 @@ class KafkaProducer:
             await self.stop()
             raise _wrap("starting producer", exc) from exc
 
-    async def stop(self, flush_timeout_s: float = 10.0) -> None:
+    async def stop(self, flush_timeout_s: float = PRODUCER_STOP_TIMEOUT_S) -> None:
         """Deliver what is buffered, waiting at most `flush_timeout_s` (Kafka may be away)."""
         if self._started is not None:
             client, self._started = self._started, None
-            try:
-                await asyncio.wait_for(client.stop(), flush_timeout_s)
-            except TimeoutError:
+            if not await _bounded("closing producer", client.stop(), flush_timeout_s):
                 # Unacknowledged records are abandoned; their senders never saw an ack, so
                 # gateway files stay in the outbox and submits have raised or been cancelled.
-                log.warning("Kafka unreachable: producer closed with records unsent")
-                await client.client.close()
+                await _close_connections(client)
 
     async def send(self, record: OutboundRecord) -> Delivery:
-        try:
-            future = await self._client.send(
-                record.topic, record.value, key=record.key, headers=list(record.headers)
-            )
-            meta = await future
-        except KafkaError as exc:
-            raise _wrap(f"producing to {record.topic}", exc) from exc
-        return Delivery(meta.topic, meta.partition, meta.offset)
+        [delivery] = await _produce(self._client, [record])
+        return delivery
 
     async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
-        # Enqueue all first: the client batches them into few requests; then await every ack
-        # (return_exceptions: no future is left unobserved when one of them fails).
-        futures: list[asyncio.Future[Any]] = []
-        failure: BaseException | None = None
-        for r in records:
-            try:
-                futures.append(
-                    await self._client.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                )
-            except KafkaError as exc:
-                failure = exc
-                break
-        outcomes = await asyncio.gather(*futures, return_exceptions=True)
-        failure = failure or next((o for o in outcomes if isinstance(o, BaseException)), None)
-        metas: list[Any] = [o for o in outcomes if not isinstance(o, BaseException)]
-        if isinstance(failure, KafkaError):
-            raise _wrap(f"producing {len(records)} records", failure) from failure
-        if failure is not None:
-            raise failure
-        return [Delivery(m.topic, m.partition, m.offset) for m in metas]
+        return await _produce(self._client, records)
+
+
+class KafkaTransactionalProducer:
+    """aiokafka's transactional producer (idempotent, acks=all) behind `TransactionalProducer`.
+
+    aiokafka 0.14 speaks TxnOffsetCommit v0: offsets are committed under the group id only, so
+    zombie fencing rests on the transactional id (one per input partition, see
+    `transactional_id_for`); the generation in `GroupMetadata` is not checked by the broker.
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        transactional_id: str,
+        *,
+        transaction_timeout_ms: int = 60_000,
+    ) -> None:
+        self._settings = settings
+        self._id = transactional_id
+        self._timeout_ms = transaction_timeout_ms
+        self._started: AIOKafkaProducer | None = None
+
+    @property
+    def transactional_id(self) -> str:
+        return self._id
+
+    @property
+    def _client(self) -> AIOKafkaProducer:
+        if self._started is None:
+            raise TransportError("transactional producer used before start()")
+        return self._started
+
+    async def start(self) -> None:
+        self._started = AIOKafkaProducer(
+            **client_kwargs(self._settings),
+            acks="all",
+            enable_idempotence=True,
+            transactional_id=self._id,
+            transaction_timeout_ms=self._timeout_ms,
+        )
+        try:
+            await self._started.start()
+            # aiokafka registers the id lazily; an empty transaction makes it happen now, so
+            # `start` fences the previous owner and aborts its open transaction, as documented.
+            await self._started.begin_transaction()
+            await self._started.abort_transaction()
+        except (KafkaError, IllegalOperation) as exc:
+            await self.stop()
+            raise _wrap(f"starting transactional producer {self._id}", exc) from exc
+
+    async def stop(self, timeout_s: float = PRODUCER_STOP_TIMEOUT_S) -> None:
+        """Close; an open transaction is left to be aborted by the id's next owner (or by
+        Kafka after transaction_timeout_ms)."""
+        if self._started is not None:
+            client, self._started = self._started, None
+            if not await _bounded("closing transactional producer", client.stop(), timeout_s):
+                await _close_connections(client)
+            _observe_fatal_errors(client)
+
+    async def _call(self, action: str, step: Any) -> None:
+        try:
+            await step
+        except (KafkaError, IllegalOperation) as exc:
+            raise _wrap(f"{action} ({self._id})", exc) from exc
+
+    async def begin(self) -> None:
+        try:
+            await self._client.begin_transaction()
+        except (KafkaError, IllegalOperation, AssertionError) as exc:
+            # aiokafka asserts on an invalid state transition (begin twice): our caller's bug
+            # or a fatal state; either way this producer cannot begin now.
+            if isinstance(exc, AssertionError):
+                raise TransportError(f"cannot begin a transaction ({self._id}): {exc}") from exc
+            raise _wrap(f"beginning a transaction ({self._id})", exc) from exc
+
+    async def send(self, record: OutboundRecord) -> Delivery:
+        [delivery] = await _produce(self._client, [record])
+        return delivery
+
+    async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
+        return await _produce(self._client, records)
+
+    async def send_offsets(
+        self, next_offsets: Mapping[TopicPartitionKey, int], group: GroupMetadata
+    ) -> None:
+        offsets = {
+            TopicPartition(topic, partition): offset
+            for (topic, partition), offset in next_offsets.items()
+        }
+        await self._call(
+            "adding offsets to the transaction",
+            self._client.send_offsets_to_transaction(offsets, group.group_id),
+        )
+
+    async def commit(self) -> None:
+        await self._call("committing the transaction", self._client.commit_transaction())
+
+    async def abort(self) -> None:
+        await self._call("aborting the transaction", self._client.abort_transaction())
+
+
+def _observe_fatal_errors(client: AIOKafkaProducer) -> None:
+    """A fenced aiokafka producer leaves failed futures nobody awaits; asyncio would log each
+    as "exception was never retrieved" with a traceback. We raised the error already."""
+    manager = client._txn_manager  # the futures are only reachable here
+    sender = client._sender
+    for future in (
+        getattr(manager, "_transaction_waiter", None),
+        getattr(sender, "sender_task", None),
+    ):
+        if isinstance(future, asyncio.Future) and future.done() and not future.cancelled():
+            future.exception()
+
+
+class _ListenerAdapter(ConsumerRebalanceListener):  # type: ignore[misc]  # untyped base
+    """aiokafka's listener with aiokafka's TopicPartition, turned into ours."""
+
+    def __init__(self, listener: RebalanceListener) -> None:
+        self._listener = listener
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        await self._listener.on_partitions_revoked(
+            frozenset((tp.topic, tp.partition) for tp in revoked)
+        )
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        await self._listener.on_partitions_assigned(
+            frozenset((tp.topic, tp.partition) for tp in assigned)
+        )
 
 
 class KafkaConsumer:
     """The aiokafka client is made in `start` (inside the event loop) and gone after `stop`."""
 
     def __init__(
-        self, settings: KafkaSettings, topics: Sequence[str], group_id: str | None
+        self,
+        settings: KafkaSettings,
+        topics: Sequence[str],
+        group_id: str | None,
+        *,
+        isolation: Isolation = "read_committed",
+        listener: RebalanceListener | None = None,
     ) -> None:
         self._settings = settings
         self._topics = list(topics)
         self._group_id = group_id
+        self._isolation = isolation
+        self._listener = listener
         self._started: AIOKafkaConsumer | None = None
 
     @property
@@ -131,25 +315,28 @@ class KafkaConsumer:
 
     async def start(self) -> None:
         self._started = AIOKafkaConsumer(
-            *self._topics,
             **client_kwargs(self._settings),
             group_id=self._group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            isolation_level=self._isolation,
             # The node's handler for one batch must finish within this, else it is evicted.
             max_poll_interval_ms=300_000,
         )
+        listener = _ListenerAdapter(self._listener) if self._listener is not None else None
         try:
+            self._started.subscribe(self._topics, listener=listener)
             await self._started.start()
         except KafkaError as exc:
             await self.stop()
             raise _wrap("starting consumer", exc) from exc
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = CONSUMER_STOP_TIMEOUT_S) -> None:
         if self._started is not None:
             client, self._started = self._started, None
             try:
-                await client.stop()
+                if not await _bounded("closing consumer", client.stop(), timeout_s):
+                    await _close_connections(client)
             except asyncio.CancelledError:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
@@ -186,8 +373,19 @@ class KafkaConsumer:
         }
         try:
             await self._client.commit(offsets)
-        except KafkaError as exc:
+        except (KafkaError, IllegalOperation) as exc:
             raise _wrap("committing offsets", exc) from exc
+
+    def assignment(self) -> frozenset[TopicPartitionKey]:
+        return frozenset((tp.topic, tp.partition) for tp in self._client.assignment())
+
+    def group_metadata(self) -> GroupMetadata:
+        coordinator = self._client._coordinator  # no public accessor
+        if self._group_id is None or coordinator is None:
+            raise TransportError("a consumer without a group has no group metadata")
+        return GroupMetadata(
+            self._group_id, int(coordinator.generation), str(coordinator.member_id)
+        )
 
     async def lag(self) -> dict[TopicPartitionKey, int]:
         assigned = list(self._client.assignment())
@@ -206,7 +404,7 @@ class KafkaConsumer:
     async def caught_up(self) -> bool:
         assigned = list(self._client.assignment())
         try:
-            ends = await self._client.end_offsets(assigned)
+            ends = await self._client.end_offsets(assigned)  # read_committed: last stable offsets
             for tp in assigned:
                 if await self._client.position(tp) < ends[tp]:
                     return False
@@ -257,12 +455,25 @@ class KafkaAdmin:
 class KafkaTransport:
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
+        install_client_log_rate_limit()  # an outage must not flood the log
 
     def producer(self) -> KafkaProducer:
         return KafkaProducer(self.settings)
 
-    def consumer(self, topics: Sequence[str], group_id: str | None) -> KafkaConsumer:
-        return KafkaConsumer(self.settings, topics, group_id)
+    def transactional_producer(self, transactional_id: str) -> KafkaTransactionalProducer:
+        return KafkaTransactionalProducer(self.settings, transactional_id)
+
+    def consumer(
+        self,
+        topics: Sequence[str],
+        group_id: str | None,
+        *,
+        isolation: Isolation = "read_committed",
+        listener: RebalanceListener | None = None,
+    ) -> KafkaConsumer:
+        return KafkaConsumer(
+            self.settings, topics, group_id, isolation=isolation, listener=listener
+        )
 
     async def admin(self) -> KafkaAdmin:
         admin = KafkaAdmin(self.settings)
