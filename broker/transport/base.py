@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Literal, Protocol
 
 Header = tuple[str, bytes]
@@ -30,6 +31,13 @@ class Delivery:
     offset: int
 
 
+class TimestampType(IntEnum):
+    """Kafka's record timestamp types (topic config `message.timestamp.type`)."""
+
+    CREATE_TIME = 0  # set by the producer: says nothing the broker vouches for
+    LOG_APPEND_TIME = 1  # set by the broker when it appended the record
+
+
 @dataclass(frozen=True, slots=True)
 class InboundRecord:
     topic: str
@@ -39,6 +47,7 @@ class InboundRecord:
     value: bytes
     headers: tuple[Header, ...]
     timestamp_ms: int
+    timestamp_type: TimestampType = TimestampType.CREATE_TIME
 
     @property
     def coordinates(self) -> str:

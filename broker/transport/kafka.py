@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ from broker.transport.base import (
     Isolation,
     OutboundRecord,
     RebalanceListener,
+    TimestampType,
     TopicSpec,
 )
 from broker.transport.base import (
@@ -53,6 +55,16 @@ log = logging.getLogger(__name__)
 CONSUMER_STOP_TIMEOUT_S = 3.0  # leaving the group politely; during an outage we just close
 PRODUCER_STOP_TIMEOUT_S = 5.0  # flushing what is buffered; unacknowledged records are not lost:
 # their senders never saw an acknowledgement
+# A topic missing from fresh metadata this long does not exist (auto-creation is off in the
+# corridor); a topic created a moment ago shows up well within it.
+UNKNOWN_TOPIC_WAIT_S = 3.0
+
+
+def _permanent(text: str) -> TransportError:
+    """A refusal that every retry would meet again (unknown topic, record too large, ACLs)."""
+    error = TransportError(text)
+    error.retriable = False  # type: ignore[misc]  # per-instance override of the class default
+    return error
 
 
 def _wrap(action: str, exc: KafkaError | IllegalOperation) -> TransportError:
@@ -67,11 +79,10 @@ def _wrap(action: str, exc: KafkaError | IllegalOperation) -> TransportError:
         | UnknownMemberIdError,
     ):
         return RebalancedError(text)
-    error = TransportError(text)
-    # A few Kafka errors will fail the same way on every retry (authorization, bad config).
+    # A few Kafka errors will fail the same way on every retry (authorization, too large).
     if isinstance(exc, IllegalOperation) or not getattr(exc, "retriable", True):
-        error.retriable = False  # type: ignore[misc]  # per-instance override of the class default
-    return error
+        return _permanent(text)
+    return TransportError(text)
 
 
 async def _bounded(action: str, stopping: Any, timeout_s: float) -> bool:
@@ -92,10 +103,31 @@ async def _close_connections(client: AIOKafkaProducer | AIOKafkaConsumer) -> Non
         await asyncio.wait_for(client._client.close(), 2.0)  # no public way
 
 
+async def _require_topic(client: AIOKafkaProducer, topic: str) -> None:
+    """Fail fast and for good on a topic Kafka does not have (aiokafka would wait the whole
+    request timeout, then call it retriable). While Kafka is unreachable, let the send wait."""
+    kafka = client.client
+    if kafka.cluster.partitions_for_topic(topic) is not None:
+        return
+    deadline = time.monotonic() + UNKNOWN_TOPIC_WAIT_S
+    updated = await kafka.add_topic(topic)
+    while kafka.cluster.partitions_for_topic(topic) is None:
+        if topic in kafka.cluster.unauthorized_topics:
+            raise _permanent(f"producing to {topic}: not authorized")
+        if not updated:
+            return  # no metadata at all: an outage, which the send itself reports (retriable)
+        if time.monotonic() > deadline:
+            raise _permanent(f"producing to {topic}: no such topic")
+        await asyncio.sleep(0.2)
+        updated = await kafka.force_metadata_update()
+
+
 async def _produce(client: AIOKafkaProducer, records: Sequence[OutboundRecord]) -> list[Delivery]:
     """Enqueue all first (the client batches them into few requests), then await every ack.
 
     `return_exceptions`: no future is left unobserved when one of them fails."""
+    for topic in {r.topic for r in records}:
+        await _require_topic(client, topic)
     futures: list[asyncio.Future[Any]] = []
     failure: BaseException | None = None
     for r in records:
@@ -359,6 +391,7 @@ class KafkaConsumer:
                 value=r.value if r.value is not None else b"",
                 headers=tuple(r.headers),
                 timestamp_ms=r.timestamp,
+                timestamp_type=TimestampType(r.timestamp_type),
             )
             for records in batches.values()
             for r in records

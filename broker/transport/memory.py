@@ -32,6 +32,7 @@ from broker.transport.base import (
     Isolation,
     OutboundRecord,
     RebalanceListener,
+    TimestampType,
     TopicPartition,
     TopicSpec,
 )
@@ -84,6 +85,7 @@ class MemoryBroker:
     groups: dict[str, _Group] = field(default_factory=dict)
     epochs: dict[str, int] = field(default_factory=dict)  # transactional id -> producer epoch
     open_transactions: dict[str, _Transaction] = field(default_factory=dict)
+    configs: dict[str, Mapping[str, str]] = field(default_factory=dict)
     _arrived: asyncio.Condition | None = None
     _member_ids: itertools.count[int] = field(default_factory=itertools.count)
     _keyless: itertools.count[int] = field(default_factory=itertools.count)
@@ -105,7 +107,9 @@ class MemoryBroker:
     def partition_count(self, topic: str) -> int:
         parts = self.logs.get(topic)
         if parts is None:
-            raise TransportError(f"unknown topic {topic}")
+            error = TransportError(f"unknown topic {topic}")
+            error.retriable = False  # type: ignore[misc]  # as on Kafka: every retry fails too
+            raise error
         return len(parts)
 
     def records(self, topic: str, isolation: Isolation = "read_committed") -> list[InboundRecord]:
@@ -135,9 +139,13 @@ class MemoryBroker:
             index = next(self._keyless) % count
         log = self.logs[record.topic][index]
         offset = len(log)
+        # The twin has one clock, so create time and append time are the same instant.
+        stamp = TimestampType.CREATE_TIME
+        if self.configs.get(record.topic, {}).get("message.timestamp.type") == "LogAppendTime":
+            stamp = TimestampType.LOG_APPEND_TIME
         inbound = InboundRecord(
             record.topic, index, offset, record.key, record.value, record.headers,
-            int(time.time() * 1000),
+            int(time.time() * 1000), stamp,
         )  # fmt: skip
         log.append(_Entry(inbound, transaction))
         if transaction is not None:
@@ -407,6 +415,7 @@ class MemoryAdmin:
         for spec in specs:
             if spec.name not in self._broker.logs:
                 self._broker.logs[spec.name] = [[] for _ in range(spec.partitions)]
+                self._broker.configs[spec.name] = dict(spec.configs)
                 created.append(spec.name)
         return created
 

@@ -16,6 +16,7 @@ from broker.transport.base import (
     GroupMetadata,
     InboundRecord,
     OutboundRecord,
+    TimestampType,
     TopicPartition,
     TopicSpec,
     Transport,
@@ -119,10 +120,46 @@ async def test_sending_to_a_missing_topic_fails_with_a_transport_error(
     producer = transport.producer()
     await producer.start()
     try:
-        with pytest.raises(TransportError):
+        with pytest.raises(TransportError) as raised:
             await producer.send(OutboundRecord(names.topic("absent"), b"x"))
+        assert raised.value.retriable is False  # no retry will make the topic exist
     finally:
         await producer.stop()
+
+
+async def test_records_tell_whether_the_broker_stamped_their_time(
+    transport: Transport, names: Names
+) -> None:
+    appended, created = names.topic("appended"), names.topic("created")
+    admin = await transport.admin()
+    try:
+        await admin.ensure_topics(
+            [
+                TopicSpec(appended, 1, 1, {"message.timestamp.type": "LogAppendTime"}),
+                TopicSpec(created, 1, 1),
+            ]
+        )
+    finally:
+        await admin.close()
+    producer = transport.producer()
+    await producer.start()
+    try:
+        for topic in (appended, created):
+            await producer.send(OutboundRecord(topic, b"x", b"k"))
+    finally:
+        await producer.stop()
+    for topic, expected in (
+        (appended, TimestampType.LOG_APPEND_TIME),
+        (created, TimestampType.CREATE_TIME),
+    ):
+        reader = transport.consumer([topic], None)
+        await reader.start()
+        try:
+            [record] = await _read_all(reader)
+        finally:
+            await reader.stop()
+        assert record.timestamp_type is expected
+        assert abs(record.timestamp_ms - time.time() * 1000) < 60_000
 
 
 # ---------------------------------------------------------------- partitioning
