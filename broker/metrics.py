@@ -21,8 +21,13 @@ from broker.signing.reasons import Reason
 # From 5 ms (same machine) to 2 min (a partner's node down for a while).
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0)
 
-# Dead-letter codes besides the verifier's reasons (see broker/node/receiver.py).
-OTHER_DEAD_LETTER_CODES = ("unsupported-type", "internal-error")
+# Dead-letter codes besides the verifier's reasons (`Code` in broker/node/receiver.py).
+OTHER_DEAD_LETTER_CODES = (
+    "not-a-partner", "binding-mismatch", "unknown-original", "receipt-mismatch",
+    "undecodable-receipt", "unsupported-type", "internal-error",
+)  # fmt: skip
+# What handling a record came to (`Outcome` in broker/node/receiver.py).
+OUTCOMES = ("delivered", "rejected", "dead-lettered", "redelivered", "recorded", "held-for-retry")
 
 # Where /metrics listens unless the caller says: loopback, since the numbers are nobody else's
 # business. A container sets 0.0.0.0 here so Prometheus in another container or pod can scrape.
@@ -90,6 +95,27 @@ class NodeMetrics:
             "customs_consumer_lag_records", "End offset minus committed offset",
             ["node", "topic", "partition"], registry=registry,
         )  # fmt: skip
+        self.outcomes = Counter(
+            "customs_records_handled", "Inbox records by what handling them came to",
+            ["node", "outcome"], registry=registry,
+        )  # fmt: skip
+        self.duplicates = Counter(
+            "customs_duplicates_acknowledged",
+            "The same message (sender, id, bytes) read again: answered again, not delivered again",
+            ["node", "sender"], registry=registry,
+        )  # fmt: skip
+        self.inbox_held = Gauge(
+            "customs_inbox_held", "1 while a retriable fault holds the inbox (see /readyz)",
+            ["node"], registry=registry,
+        )  # fmt: skip
+        self.answers_reduced = Counter(
+            "customs_dead_letters_reduced", "Dead letters sent without their too-large value",
+            ["node"], registry=registry,
+        )  # fmt: skip
+        self.answers_unsent = Counter(
+            "customs_answers_unsent", "Receipts or dead letters Kafka will never take (kept in "
+            "the ledger)", ["node", "kind"], registry=registry,
+        )  # fmt: skip
         Info("customs_node", "This node", registry=registry).info(
             {"node": node, "country": country, "format": fmt, "version": __version__}
         )
@@ -100,6 +126,9 @@ class NodeMetrics:
             self.dead_lettered.labels(node, reason.value)
         for code in OTHER_DEAD_LETTER_CODES:
             self.dead_lettered.labels(node, code)
+        for outcome in OUTCOMES:
+            self.outcomes.labels(node, outcome)
+        self.inbox_held.labels(node).set(0)
 
 
 class MetricsServer:

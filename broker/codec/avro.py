@@ -4,7 +4,8 @@ Writing: the model's `model_dump()` (done by pydantic-core in Rust) is already t
 field names are the schema's, enums are str, decimals are held at the schema scale, sequences are
 tuples. fastavro writes it with the schema's logical types.
 
-Reading: fastavro reads with decimals and UUIDs as their base types (see `schemas.py`), and the
+Reading: the body is first walked by `broker.codec.limits` (sizes and counts only, bounded work),
+then fastavro reads with decimals and UUIDs as their base types (see `schemas.py`), and the
 model validates the record like any other untrusted input, taking each decimal's unscaled bytes
 under the `DecimalInput.UNSCALED_BYTES` context (length-checked before any arithmetic). Every
 fastavro failure becomes a `CodecError` with the reason.
@@ -19,6 +20,7 @@ from typing import Any
 import fastavro
 from fastavro.read import SchemaResolutionError
 
+from broker.codec.limits import DEFAULT_LIMITS, LimitChecker, Limits
 from broker.codec.schemas import CompiledSchema
 from broker.errors import CodecError
 
@@ -50,11 +52,25 @@ def write_body(schema: CompiledSchema, record: Mapping[str, Any]) -> bytes:
     return out.getvalue()
 
 
+# By fingerprint: the same Parsing Canonical Form means the same encoding.
+_CHECKERS: dict[tuple[bytes, Limits], LimitChecker] = {}
+
+
+def check_limits(body: bytes, writer: CompiledSchema, limits: Limits = DEFAULT_LIMITS) -> None:
+    """Refuse `body` before decoding when it holds more than `limits` allow."""
+    key = (writer.fingerprint, limits)
+    checker = _CHECKERS.get(key)
+    if checker is None:
+        checker = _CHECKERS[key] = LimitChecker(writer.parsed_for_reading, limits)
+    checker.check(body)
+
+
 def read_body(body: bytes, writer: CompiledSchema, reader: CompiledSchema) -> Record:
     """The record in `body`, written with `writer`, resolved into `reader` (decimals as bytes).
 
     Every byte must be used: trailing bytes mean the writer schema is not the one named.
     """
+    check_limits(body, writer)
     stream = io.BytesIO(body)
     try:
         record = fastavro.schemaless_reader(

@@ -1,8 +1,9 @@
 """The corridor demo: four nodes, realistic traffic, two attacks, and an honest summary.
 
 Exit status 0 only when every legitimate declaration reached every recipient it was routed to
-and came back acknowledged (ACCEPTED receipt), and both attacks (a tampered record and a replay)
-ended in the dead-letter topic with the right reason.
+and came back acknowledged (ACCEPTED receipt), nothing was delivered twice, and both attacks (a
+tampered record, and a message id reused for other bytes) ended in the dead-letter topic with
+the right reason.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from broker.node.ledger import DeliveryStatus
 from broker.node.receiver import DeliverCallback, Delivered
 from broker.node.runtime import CorridorNode
 from broker.routing import route, with_known_itinerary
-from broker.signing.envelope import parse_envelope
+from broker.signing.envelope import build_envelope, format_time, parse_envelope, sign_message
 from broker.signing.identity import node_id_from_urn
 from broker.transport.base import InboundRecord, OutboundRecord, Transport
 from broker.transport.kafka import KafkaTransport
@@ -62,6 +63,7 @@ class Books:
 
     expected: dict[tuple[str, str], str] = field(default_factory=dict)  # (message id, recipient)
     delivered: dict[tuple[str, str], Delivered] = field(default_factory=dict)
+    delivered_again: set[tuple[str, str]] = field(default_factory=set)  # a second delivery
 
     def pair_of(self, key: tuple[str, str]) -> tuple[str, str]:
         return self.expected[key], key[1]
@@ -128,7 +130,10 @@ class CorridorDemo:
 
     def _on_delivered(self, recipient: str) -> DeliverCallback:
         async def record(delivered: Delivered) -> None:
-            self.books.delivered[(delivered.message_id, recipient)] = delivered
+            key = (delivered.message_id, recipient)
+            if key in self.books.delivered:
+                self.books.delivered_again.add(key)
+            self.books.delivered[key] = delivered
 
         return record
 
@@ -171,7 +176,12 @@ class CorridorDemo:
 
     # ------------------------------------------------------------------ attacks
     async def _attack(self) -> dict[str, str]:
-        """Tamper with one record to LA-VTE and replay another: message id -> expected reason."""
+        """Tamper with one record to LA-VTE and reuse the id of another: message id -> reason.
+
+        The reuse is what a compromised or faulty sender does: the same id, other bytes, signed
+        with the sender's own key. (A replay of the very same bytes is a resend as far as anyone
+        can tell: AS4 duplicate elimination acknowledges it again and delivers nothing twice.)
+        """
         target = self.nodes[ATTACK_TARGET].topics.inbox(ATTACK_TARGET)
         consumer = self._transport.consumer([target], None)
         await consumer.start()
@@ -187,17 +197,33 @@ class CorridorDemo:
         tampered, replayed = records[0], records[1]
         value = bytearray(tampered.value)
         value[len(value) // 2] ^= 0x01  # one bit flipped in transit
+        reused = self._reuse_id(replayed)
         producer = self._transport.producer()
         await producer.start()
         try:
-            for record, body in ((tampered, bytes(value)), (replayed, replayed.value)):
-                await producer.send(OutboundRecord(record.topic, body, record.key, record.headers))
+            await producer.send(
+                OutboundRecord(tampered.topic, bytes(value), tampered.key, tampered.headers)
+            )
+            await producer.send(reused)
         finally:
             await producer.stop()
         return {
             parse_envelope(tampered.headers).id: "bad-signature",
             parse_envelope(replayed.headers).id: "replay",
         }
+
+    def _reuse_id(self, record: InboundRecord) -> OutboundRecord:
+        """`record`'s id again over other bytes, signed by its own sender."""
+        head = parse_envelope(record.headers)
+        signer = self.nodes[node_id_from_urn(head.source) or ""].parts.identity.signer
+        value = record.value + b"\x00"
+        envelope = build_envelope(
+            message_id=head.id, source=head.source, type=head.type, time=head.time,
+            content_type=head.content_type, signer=signer, subject=head.subject,
+            dataschema=head.dataschema, recipient=head.recipient, seal=head.seal,
+        )  # fmt: skip
+        headers = tuple(sign_message(envelope, value, signer))
+        return OutboundRecord(record.topic, value, record.key, headers)
 
     # ------------------------------------------------------------------ waiting, reading back
     def _acknowledged(self) -> int:
@@ -245,7 +271,7 @@ class CorridorDemo:
                 while batch := await consumer.fetch(500, 1.0):
                     for record in batch:
                         letter = read_dead_letter(record)
-                        if letter.time < since.isoformat():
+                        if letter.time < format_time(since):
                             continue
                         with contextlib.suppress(Exception):
                             envelope = parse_envelope(letter.original_headers)
@@ -290,10 +316,11 @@ class CorridorDemo:
             )  # fmt: skip
         self.console.print(table)
         caught = {message_id: code for _, _, message_id, code in letters}
-        attacks_ok = all(caught.get(mid) == code for mid, code in attacks.items())
+        twice = {message_id for message_id, _ in self.books.delivered_again}
         for message_id, code in attacks.items():
             seen = caught.get(message_id, "NOT dead-lettered")
             self.console.print(f"attack {code:<14} on {ATTACK_TARGET}: {seen}")
+        attacks_ok = not twice and all(caught.get(mid) == code for mid, code in attacks.items())
         total = len(self.books.expected)
         delivered = sum(1 for key in self.books.expected if key in self.books.delivered)
         acknowledged = self._acknowledged()

@@ -176,7 +176,11 @@ def _dlq_list(args: argparse.Namespace) -> int:
     records = asyncio.run(_read_all(config, topic))
     for record in records:
         letter = read_dead_letter(record)
-        print(f"{record.coordinates}  {letter.code:<30} from {letter.source}  {letter.reason}")
+        reduced = "  (value left out: too large)" if letter.reduced else ""
+        print(
+            f"{record.coordinates}  {letter.time}  {letter.code:<20} from {letter.source}  "
+            f"{letter.reason}{reduced}"
+        )
     print(f"{len(records)} dead letter(s) in {topic}")
     return 0
 
@@ -193,7 +197,12 @@ async def _replay(config: NodeConfig, code: str | None) -> int:
     try:
         records = await _read_to_end(consumer)
         letters = [read_dead_letter(r) for r in records]
-        chosen = [letter for letter in letters if code is None or letter.code == code]
+        # A reduced letter kept no value: there is nothing to re-drive.
+        chosen = [
+            letter
+            for letter in letters
+            if (code is None or letter.code == code) and not letter.reduced
+        ]
         producer = transport.producer()
         await producer.start()
         try:

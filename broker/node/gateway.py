@@ -6,15 +6,19 @@
     inbox/    declarations received from partners, rendered in the national format
 
 A file is picked up only when complete: names starting with `.` or ending in `.tmp`/`.part` are
-in progress, and a file modified less than `settle_s` ago may still be growing. Every write into
-`inbox/` is atomic (temporary name, fsync, rename), so the national system never reads half a
-file either.
+in progress, and a file modified less than `settle_s` ago may still be growing. Only regular
+files are read (a symlink or a device is moved to `failed/` unread), through a descriptor opened
+without following links, and never more than `MAX_DOCUMENT_BYTES`. Every write is atomic
+(temporary name, fsync, rename) and owner-only, so the national system never reads half a file
+and other local users read none. A delivered file names its sender:
+`<sender>.<reference>.<message id>.<ext>`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +27,10 @@ from pathlib import Path
 _IN_PROGRESS = re.compile(r"^\.|\.(tmp|part)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+
+
+class UnreadableFile(Exception):
+    """An outbox entry that is not a document this node may read (kind or size)."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +55,40 @@ class GatewayFolders:
 
     def create(self) -> None:
         for folder in (self.outbox, self.sent, self.failed, self.inbox):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def ready_files(self, settle_s: float, now: float | None = None) -> Iterator[Path]:
         """Complete documents in the outbox, oldest first."""
         moment = time.time() if now is None else now
         candidates = []
         for path in self.outbox.iterdir():
-            if _IN_PROGRESS.search(path.name) or not path.is_file():
+            if _IN_PROGRESS.search(path.name):
                 continue
-            stat = path.stat()
-            if moment - stat.st_mtime >= settle_s:
-                candidates.append((stat.st_mtime, path.name, path))
+            info = path.lstat()  # a symlink is judged as a link, never followed
+            if moment - info.st_mtime >= settle_s:
+                candidates.append((info.st_mtime, path.name, path))
         yield from (path for _, _, path in sorted(candidates))
+
+    def read(self, path: Path) -> bytes:
+        """The document at `path`: a regular file (not a link), at most `MAX_DOCUMENT_BYTES`."""
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as exc:
+            if os.path.islink(path):
+                raise UnreadableFile("a symbolic link, not a document (never followed)") from exc
+            raise
+        with os.fdopen(descriptor, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if not stat.S_ISREG(info.st_mode):
+                raise UnreadableFile("not a regular file")
+            if info.st_size > MAX_DOCUMENT_BYTES:
+                raise UnreadableFile(
+                    f"{info.st_size} bytes, over the {MAX_DOCUMENT_BYTES}-byte limit"
+                )
+            data = handle.read(MAX_DOCUMENT_BYTES + 1)
+        if len(data) > MAX_DOCUMENT_BYTES:  # grew after the check
+            raise UnreadableFile(f"over the {MAX_DOCUMENT_BYTES}-byte limit")
+        return data
 
     def move_to_sent(self, path: Path) -> Path:
         return _move(path, self.sent)
@@ -69,9 +98,12 @@ class GatewayFolders:
         write_atomically(target.with_name(target.name + ".error.txt"), error.encode("utf-8"))
         return target
 
-    def deliver(self, reference: str, message_id: str, extension: str, data: bytes) -> Path:
-        """Write a received document into inbox/ atomically; same message, same file name."""
-        name = f"{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
+    def deliver(
+        self, sender: str, reference: str, message_id: str, extension: str, data: bytes
+    ) -> Path:
+        """Write a received document into inbox/ atomically; same message, same file name, so
+        writing it again (a retry after a fault) replaces it with the same bytes."""
+        name = f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
         target = self.inbox / name
         write_atomically(target, data)
         return target
@@ -79,15 +111,18 @@ class GatewayFolders:
 
 def _move(path: Path, folder: Path) -> Path:
     target = folder / path.name
-    if target.exists():  # never overwrite an earlier document of the same name
+    if os.path.lexists(target):  # never overwrite an earlier document of the same name
         target = folder / f"{path.stem}.{time.time_ns()}{path.suffix}"
     path.rename(target)
     return target
 
 
 def write_atomically(target: Path, data: bytes) -> None:
+    """Owner-only, fsynced, renamed into place; a stale temporary of a crash is replaced."""
     temporary = target.with_name(f".{target.name}.tmp")
-    with temporary.open("wb") as handle:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
+    with os.fdopen(os.open(temporary, flags, 0o600), "wb") as handle:
+        os.fchmod(handle.fileno(), 0o600)
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())

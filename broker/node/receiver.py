@@ -1,20 +1,35 @@
-"""Receiving: Kafka -> verify -> dedupe -> (unseal) -> Avro -> render -> deliver -> receipt.
+"""Receiving: Kafka -> verify -> bind -> dedupe -> (unseal) -> Avro -> render -> deliver -> receipt.
 
-Nothing is dropped: a record that fails verification, decoding or anything unexpected goes to
-this node's dead-letter topic with its reason, and the partition moves on (a poison record never
-blocks it). Only a Kafka failure (`TransportError`) propagates: the batch is then not committed
-and is read again, which the delivery ledger makes harmless.
+`Receiver.handle` turns one record into a `Handled` with a named `Outcome` (delivered, rejected,
+dead-lettered, redelivered, recorded, held for retry); `Receiver.settle` is the one place that
+turns outcomes into records (receipts, dead letters) and metrics. The receiver rules (what a
+record must satisfy before its data is used) are listed in docs/signing.md, "Receiver rules".
+
+- Delivery identity is (sender, ce_id): the ledger and the replay store are keyed by both, so a
+  partner can neither overwrite nor burn another sender's message.
+- What a declaration says is bound to who signed it: the payload's message id is ce_id, its
+  reference is ce_subject, the Kafka key is ce_subject, and a change or cancellation is taken
+  only from the node that sent the original of that reference.
+- Poison never blocks: whatever a record is, it ends delivered, rejected (a signed receipt says
+  why) or dead-lettered, and the partition moves on. Only a retriable fault (Kafka, a full or
+  unwritable disk) holds the partition, which is then retried from the committed offset.
+- The same message read again (a crash before the commit, a sender resending after its own
+  crash, a `dlq replay`) is recognised by (sender, ce_id) and the digest of its value and gets
+  the same receipt again, byte for byte; the same id with other bytes is a replay attack.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
-import json
 import logging
+import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from types import MappingProxyType
 
 from broker.codec import SchemaKind
 from broker.errors import (
@@ -26,11 +41,12 @@ from broker.errors import (
     TransportError,
 )
 from broker.formats.base import pattern_of
-from broker.model import Declaration, Receipt, ReceiptError, ReceiptStatus
-from broker.node.deadletter import dead_letter_record
+from broker.model import Declaration, MessageFunction, Receipt, ReceiptError, ReceiptStatus
+from broker.node.deadletter import dead_letter_record, reduced
+from broker.node.ledger import ReceiptCheck
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
-from broker.signing.envelope import TYPE_DECLARATION, TYPE_RECEIPT, parse_envelope
+from broker.signing.envelope import TYPE_DECLARATION, TYPE_RECEIPT, Envelope, parse_envelope
 from broker.signing.identity import node_id_from_urn
 from broker.signing.reasons import Reason
 from broker.signing.records import receipt_record
@@ -39,6 +55,32 @@ from broker.signing.verify import VerifiedMessage, Verifier
 from broker.transport.base import InboundRecord, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
+# A receipt answers with the first MAX_RECEIPT_ERRORS problems and says how many more there were.
+MAX_RECEIPT_ERRORS = 100
+MAX_ORIGINAL_VALUE_CHARS = 256
+
+
+class Outcome(StrEnum):
+    """What handling one record came to."""
+
+    DELIVERED = "delivered"  # rendered and handed to the national system, receipt ACCEPTED
+    REJECTED = "rejected"  # the sender's document is wrong: receipt REJECTED, field by field
+    DEAD_LETTERED = "dead-lettered"  # not acted on: to the dead-letter topic with its reason
+    REDELIVERED = "redelivered"  # the same message again: answered again, not delivered again
+    RECORDED = "recorded"  # a receipt, applied to what this node sent
+    HELD = "held-for-retry"  # a retriable fault: the partition waits and retries this record
+
+
+class Code(StrEnum):
+    """Dead-letter codes of the receive path, besides the verifier's `Reason`s."""
+
+    NOT_A_PARTNER = "not-a-partner"
+    BINDING_MISMATCH = "binding-mismatch"
+    UNKNOWN_ORIGINAL = "unknown-original"
+    RECEIPT_MISMATCH = "receipt-mismatch"
+    UNDECODABLE_RECEIPT = "undecodable-receipt"
+    UNSUPPORTED_TYPE = "unsupported-type"
+    INTERNAL_ERROR = "internal-error"
 
 
 @dataclass(frozen=True)
@@ -58,6 +100,43 @@ class Delivered:
 DeliverCallback = Callable[[Delivered], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class Handled:
+    """The outcome of one record and the answers it needs (produced by `flush`)."""
+
+    outcome: Outcome
+    record: InboundRecord
+    message_id: str = ""
+    sender: str = ""
+    code: str = ""  # dead-letter or rejection code, or what holds the partition
+    reason: str = ""
+    answers: tuple[OutboundRecord, ...] = ()
+    latency_s: float | None = None  # ce_time to delivery
+    metric_labels: dict[str, str] = field(default_factory=dict)
+
+
+class _Refused(Exception):
+    """A check failed: the record is dead-lettered with this code and reason."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        self.code = code
+        self.reason = reason
+        super().__init__(f"{code}: {reason}")
+
+
+class _Duplicate(Exception):
+    """(sender, ce_id) was handled before."""
+
+
+def detail_of(exc: SignatureError) -> str:
+    """The error's message without the code in front (a dead letter carries the code apart)."""
+    return str(exc).removeprefix(f"{exc.code}: ")
+
+
+def value_digest(value: bytes) -> str:
+    return hashlib.sha256(value).hexdigest()
+
+
 class Receiver:
     def __init__(
         self,
@@ -71,112 +150,249 @@ class Receiver:
         self._verifier = verifier
         self._deliver = deliver
         self._node = parts.config.node_id
+        self._partners = frozenset(p.node_id for p in parts.config.partners)
+        self._sealed_from = frozenset(p.node_id for p in parts.config.partners if p.seal)
         self._topics = CorridorTopics.of(parts.config.topics)
         self._receipt_schema = parts.codec.writer_dataschema(SchemaKind.RECEIPT)
-        # Receipts and dead letters of the batch in hand, produced together by `flush`.
-        self._outgoing: list[OutboundRecord] = []
+        # Answers of the batch in hand, produced together by `flush`.
+        self._outgoing: list[tuple[Handled, OutboundRecord]] = []
+
+    # ------------------------------------------------------------------ the one place
+    def settle(self, handled: Handled) -> Handled:
+        """Turn an outcome into its answers (queued for `flush`), metrics and a log line."""
+        metrics = self._parts.metrics
+        metrics.outcomes.labels(self._node, handled.outcome.value).inc()
+        about = self._about(handled.record, handled.message_id)
+        labels = handled.metric_labels
+        match handled.outcome:
+            case Outcome.DELIVERED:
+                metrics.delivered.labels(**labels).inc()
+                if handled.latency_s is not None:
+                    metrics.end_to_end_latency.labels(handled.sender, self._node).observe(
+                        handled.latency_s
+                    )
+                log.info("delivered", extra=about)
+            case Outcome.REJECTED:
+                metrics.rejected.labels(**labels).inc()
+                log.warning("rejected: %s", handled.code, extra=about)
+            case Outcome.DEAD_LETTERED:
+                metrics.dead_lettered.labels(self._node, handled.code).inc()
+                if handled.code in Reason.__members__.values():
+                    metrics.verification_failures.labels(self._node, handled.code).inc()
+                log.warning(
+                    "dead-lettered: %s", handled.reason, extra={**about, "reason": handled.code}
+                )
+            case Outcome.REDELIVERED:
+                log.info("read again: answered again, not delivered again", extra=about)
+            case Outcome.RECORDED:
+                metrics.receipts.labels(**labels).inc()
+            case Outcome.HELD:
+                log.warning(
+                    "held for retry: %s", handled.reason, extra={**about, "reason": handled.code}
+                )
+        self._outgoing.extend((handled, answer) for answer in handled.answers)
+        return handled
 
     async def flush(self) -> None:
-        """Produce the batch's receipts and dead letters; the offsets are committed after this."""
+        """Produce the batch's answers; the offsets are committed after this.
+
+        Each answer is its own produce request, so a record Kafka will never take (missing topic,
+        not authorized, too large: `retriable` False) is known: a dead letter is reduced to its
+        headers and digest, a receipt is kept in the ledger for the operator, and the partition
+        moves on. A retriable failure raises: the batch is read again.
+        """
         outgoing, self._outgoing = self._outgoing, []
-        if outgoing:
-            await self._producer.send_many(outgoing)
+        if not outgoing:
+            return
+        results = await asyncio.gather(
+            *(self._producer.send(answer) for _, answer in outgoing), return_exceptions=True
+        )
+        retry: TransportError | None = None
+        for (handled, answer), result in zip(outgoing, results, strict=True):
+            if isinstance(result, TransportError):
+                if result.retriable:
+                    retry = retry or result
+                else:
+                    await self._never_taken(handled, answer, result)
+            elif isinstance(result, BaseException):
+                raise result
+        if retry is not None:
+            raise retry
+        letters = [
+            (h.record.coordinates, h.code)
+            for h, _ in outgoing
+            if h.outcome is Outcome.DEAD_LETTERED
+        ]
+        if letters:
+            self._parts.ledger.record_dead_lettered(letters, self._parts.clock.now())
 
     def discard_pending(self) -> None:
-        """Forget unsent receipts and dead letters: the batch will be read (and answered) again."""
+        """Forget unsent answers: the batch will be read (and answered) again."""
         self._outgoing.clear()
 
-    async def handle(self, record: InboundRecord) -> None:
-        try:
-            message = self._verifier.verify(record.headers, record.value)
-        except SignatureError as exc:
-            self._refused(record, exc)
-            return
-        except BrokerError as exc:  # the verifier's own machinery (replay store I/O, ...)
-            log.error("cannot verify: %s", exc, extra=self._about(record, None))
-            self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
-            return
-        if not _is_uuid(message.envelope.id):  # receipts reference it as a UUID
-            self._verifier.release(message)
-            self._dead_letter(record, Reason.MALFORMED_ENVELOPE, "ce_id is not a UUID")
-            return
-        try:
-            if message.envelope.type == TYPE_DECLARATION:
-                await self._on_declaration(record, message)
-            elif message.envelope.type == TYPE_RECEIPT:
-                self._on_receipt(record, message)
-            else:
-                self._verifier.release(message)
-                self._dead_letter(record, "unsupported-type", message.envelope.type)
-        except TransportError:
-            self._verifier.release(message)
-            raise
-        except BrokerError as exc:
-            self._verifier.release(message)
-            code = exc.code if isinstance(exc, SignatureError) else type(exc).__name__
-            self._dead_letter(record, code, str(exc))
-        except Exception as exc:  # a poison record must not stop the partition
-            self._verifier.release(message)
-            log.exception("unexpected failure", extra=self._about(record, message.envelope.id))
-            self._dead_letter(record, "internal-error", f"{type(exc).__name__}: {exc}")
-        except BaseException:  # cancelled mid-delivery: the record will come again
-            self._verifier.release(message)
-            raise
+    async def _never_taken(
+        self, handled: Handled, answer: OutboundRecord, error: TransportError
+    ) -> None:
+        parts = self._parts
+        kind = "dead-letter" if handled.outcome is Outcome.DEAD_LETTERED else "receipt"
+        if kind == "dead-letter" and answer.value:
+            try:
+                await self._producer.send(reduced(answer))
+                parts.metrics.answers_reduced.labels(self._node).inc()
+                log.warning("dead letter reduced: %s", error, extra=self._about(handled.record, ""))
+                return
+            except TransportError as again:
+                if again.retriable:
+                    raise
+                error = again
+        parts.ledger.record_unsent(
+            answer.topic, kind, str(error), handled.record.coordinates, parts.clock.now()
+        )
+        parts.metrics.answers_unsent.labels(self._node, kind).inc()
+        log.error(
+            "%s cannot be produced, kept in the ledger: %s",
+            kind,
+            error,
+            extra=self._about(handled.record, handled.message_id),
+        )
 
-    def _refused(self, record: InboundRecord, exc: SignatureError) -> None:
-        if exc.code == Reason.REPLAY and self._is_redelivery(record):
-            self._acknowledge_again(record)
-            return
-        self._parts.metrics.verification_failures.labels(self._node, exc.code).inc()
-        self._dead_letter(record, exc.code, str(exc))
+    # ------------------------------------------------------------------ handling
+    async def handle(self, record: InboundRecord) -> Handled:
+        """Handle one record and settle its outcome (answers wait for `flush`)."""
+        return self.settle(await self.outcome_of(record))
+
+    async def outcome_of(self, record: InboundRecord) -> Handled:
+        if self._parts.ledger.was_dead_lettered(record.coordinates):
+            return Handled(Outcome.REDELIVERED, record, code="dead-lettered-before")
+        message: VerifiedMessage | None = None
+        accepted = False
+        try:
+            message = self._verifier.verify(
+                record.headers, record.value, appended_at=_appended_at(record)
+            )
+            handled = await self._checked(record, message)
+            accepted = handled.outcome in (Outcome.DELIVERED, Outcome.REJECTED, Outcome.RECORDED)
+            if accepted:
+                self._verifier.mark_accepted(message)
+            return handled
+        except SignatureError as exc:
+            if exc.code == Reason.REPLAY:
+                return self._again(record, exc)
+            return self._dead_letter(record, exc.code, detail_of(exc), message)
+        except _Duplicate:
+            return self._again(record, None)
+        except _Refused as exc:
+            return self._dead_letter(record, exc.code, exc.reason, message)
+        except (OSError, sqlite3.Error) as exc:  # a local fault: pause, do not dead-letter
+            return self._held(record, message, type(exc).__name__, str(exc))
+        except BrokerError as exc:
+            if exc.retriable:
+                return self._held(record, message, type(exc).__name__, str(exc))
+            return self._dead_letter(record, type(exc).__name__, str(exc), message)
+        except Exception as exc:  # a poison record must not stop the partition
+            log.exception("unexpected failure", extra=self._about(record, _id(message)))
+            return self._dead_letter(
+                record, Code.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", message
+            )
+        finally:
+            if message is not None and not accepted:
+                self._verifier.release(message)
+
+    async def _checked(self, record: InboundRecord, message: VerifiedMessage) -> Handled:
+        envelope = message.envelope
+        if message.sender not in self._partners:
+            raise _Refused(
+                Code.NOT_A_PARTNER, f"header ce_source: {message.sender} is not a partner"
+            )
+        if str(_uuid(envelope.id)) != envelope.id:
+            raise _Refused(Reason.MALFORMED_ENVELOPE, "header ce_id is not a canonical UUID")
+        if envelope.subject is None:
+            raise _Refused(Code.BINDING_MISMATCH, "header ce_subject is missing")
+        if record.key != envelope.subject.encode("utf-8"):
+            raise _Refused(Code.BINDING_MISMATCH, "record key differs from header ce_subject")
+        if self._parts.ledger.handled(message.sender, envelope.id) is not None:
+            raise _Duplicate()  # handled, then a fault before the replay store knew it
+        if envelope.type == TYPE_DECLARATION:
+            return await self._on_declaration(record, message)
+        if envelope.type == TYPE_RECEIPT:
+            return self._on_receipt(record, message)
+        raise _Refused(Code.UNSUPPORTED_TYPE, f"header ce_type: {envelope.type}")
 
     # ------------------------------------------------------------------ declarations
-    async def _on_declaration(self, record: InboundRecord, message: VerifiedMessage) -> None:
+    async def _on_declaration(self, record: InboundRecord, message: VerifiedMessage) -> Handled:
         parts = self._parts
         envelope = message.envelope
-        value = message.value
-        if envelope.seal is not None:
-            value = unseal_value(message, parts.identity.sealing_key)
+        sealed = envelope.seal is not None
+        value = unseal_value(message, parts.identity.sealing_key) if sealed else message.value
         try:
             declaration = parts.codec.decode_declaration(value)
         except CodecError as exc:
-            self._reject(record, message, exc.problems, str(exc), "undecodable")
-            return
+            return self._reject(record, message, exc.problems, _summary(exc), "undecodable")
+        _bind(declaration, envelope)
+        reference = declaration.functional_reference
+        changes = declaration.function is not MessageFunction.ORIGINAL
+        if changes and parts.ledger.original_of(message.sender, reference) is None:
+            raise _Refused(
+                Code.UNKNOWN_ORIGINAL,
+                f"field function: {declaration.function.value} of reference {reference!r}, "
+                f"whose original {message.sender} never sent to this node",
+            )
+        declaration, foreign = self._without_foreign_native_blocks(declaration, message.sender)
         fmt = parts.config.format
         try:
             # Deliver what the sender's format could say; missing items become warnings.
             rendered = parts.formats.get(fmt).render(declaration, require_mandatory=False)
         except FormatError as exc:
-            self._reject(record, message, exc.problems, str(exc), "unrenderable")
-            return
+            return self._reject(record, message, exc.problems, _summary(exc), "unrenderable")
         for pattern in {pattern_of(path) for path in rendered.loss.paths}:
             parts.metrics.loss_fields.labels(self._node, fmt, pattern).inc()
+        now = parts.clock.now()
         delivered = Delivered(
-            message.sender,
-            envelope.id,
-            declaration.functional_reference,
-            declaration,
-            rendered.data,
-            fmt,
-            envelope.time,
-            parts.clock.now(),
-        )
+            message.sender, envelope.id, reference, declaration, rendered.data, fmt,
+            envelope.time, now,
+        )  # fmt: skip
         if self._deliver is not None:
             await self._deliver(delivered)
         if parts.gateway is not None:
             extension = parts.formats.get(fmt).file_extension
-            parts.gateway.deliver(delivered.reference, envelope.id, extension, rendered.data)
+            await asyncio.to_thread(
+                parts.gateway.deliver,
+                message.sender, reference, envelope.id, extension, rendered.data,
+            )  # fmt: skip
         # NCTS code 13 "missing condition": accepted with errors, like CUSRES can say.
-        warnings = tuple(ReceiptError.from_problem(p, default_code="13") for p in rendered.warnings)
-        now = parts.clock.now()
-        parts.ledger.record_delivered(envelope.id, record.coordinates, now, _as_json(warnings))
-        self._verifier.mark_accepted(message)
-        parts.metrics.delivered.labels(message.sender, self._node, fmt).inc()
-        parts.metrics.end_to_end_latency.labels(message.sender, self._node).observe(
-            max(0.0, (now - envelope.time).total_seconds())
+        problems = (*rendered.warnings, *foreign)
+        warnings = _receipt_errors(problems, "13", sealed=sealed)
+        receipt = self._receipt(message.sender, envelope.id, record.value, warnings, True)
+        self._record(record, message, "delivered", receipt, reference, declaration)
+        return Handled(
+            Outcome.DELIVERED,
+            record,
+            envelope.id,
+            message.sender,
+            answers=(receipt,),
+            latency_s=max(0.0, (now - envelope.time).total_seconds()),
+            metric_labels={"sender": message.sender, "recipient": self._node, "format": fmt},
         )
-        self._send_receipt(message.sender, envelope.id, record.value, warnings)
-        log.info("delivered", extra=self._about(record, envelope.id))
+
+    def _without_foreign_native_blocks(
+        self, declaration: Declaration, sender: str
+    ) -> tuple[Declaration, tuple[Problem, ...]]:
+        """Extensions in this node's own national format came from its own national system;
+        from another country they are never rendered as if they were (a foreign DecSign)."""
+        own = f"{self._parts.config.format}:"
+        if sender[:2] == self._parts.config.country:
+            return declaration, ()
+        dropped = [key for key in declaration.extensions if key.startswith(own)]
+        if not dropped:
+            return declaration, ()
+        kept = {k: v for k, v in declaration.extensions.items() if not k.startswith(own)}
+        problem = Problem(
+            f"{len(dropped)} {own}* extension(s) from a foreign sender not rendered",
+            field="extensions",
+            code="15",  # NCTS 15: condition not allowed
+        )
+        updated = declaration.model_copy(update={"extensions": MappingProxyType(kept)})
+        return updated, (problem,)
 
     def _reject(
         self,
@@ -185,53 +401,109 @@ class Receiver:
         problems: tuple[Problem, ...],
         summary: str,
         code: str,
-    ) -> None:
+    ) -> Handled:
         """The sender's document is wrong: tell it why, field by field (NCTS IE906 style)."""
-        errors = tuple(ReceiptError.from_problem(p) for p in problems)
+        sealed = message.envelope.seal is not None
+        errors = _receipt_errors(problems, "14", sealed=sealed)
         if not errors:
             errors = (ReceiptError(code=code, reason=summary[:1024] or code),)
-        parts = self._parts
-        parts.ledger.record_delivered(
+        receipt = self._receipt(message.sender, message.envelope.id, record.value, errors, False)
+        self._record(record, message, "rejected", receipt, None, None)
+        return Handled(
+            Outcome.REJECTED,
+            record,
             message.envelope.id,
-            record.coordinates,
-            parts.clock.now(),
-            _as_json(errors, rejected=True),
+            message.sender,
+            code=code,
+            answers=(receipt,),
+            metric_labels={
+                "sender": message.sender,
+                "recipient": self._node,
+                "format": self._parts.config.format,
+            },
         )
-        self._verifier.mark_accepted(message)
-        parts.metrics.rejected.labels(message.sender, self._node, parts.config.format).inc()
-        self._send_receipt(
-            message.sender, message.envelope.id, record.value, errors, accepted=False
+
+    def _record(
+        self,
+        record: InboundRecord,
+        message: VerifiedMessage,
+        outcome: str,
+        receipt: OutboundRecord | None,
+        reference: str | None,
+        declaration: Declaration | None,
+    ) -> None:
+        original = declaration is not None and declaration.function is MessageFunction.ORIGINAL
+        self._parts.ledger.record_handled(
+            message.sender,
+            message.envelope.id,
+            value_sha256=value_digest(record.value),
+            coordinates=record.coordinates,
+            outcome=outcome,
+            at=self._parts.clock.now(),
+            receipt=None if receipt is None else (receipt.value, receipt.headers),
+            reference=reference if original else None,
         )
-        log.warning("rejected: %s", code, extra=self._about(record, message.envelope.id))
 
     # ------------------------------------------------------------------ receipts
-    def _on_receipt(self, record: InboundRecord, message: VerifiedMessage) -> None:
+    def _on_receipt(self, record: InboundRecord, message: VerifiedMessage) -> Handled:
         parts = self._parts
-        receipt = parts.codec.decode_receipt(message.value)
-        # Read again after a crash, it is recognised as a redelivery, not a replay.
-        parts.ledger.record_delivered(message.envelope.id, record.coordinates, parts.clock.now())
-        accepted = receipt.status is ReceiptStatus.ACCEPTED
-        detail = "; ".join(f"{e.code} {e.field or ''}: {e.reason}" for e in receipt.errors)
-        known = parts.ledger.record_receipt(
-            str(receipt.referenced_message_id), message.sender, accepted, detail, parts.clock.now()
-        )
-        self._verifier.mark_accepted(message)
-        parts.metrics.receipts.labels(self._node, message.sender, receipt.status.value).inc()
-        if not known:
-            log.warning(
-                "receipt for a message this node did not send",
-                extra={"message_id": message.envelope.id, "node": self._node},
+        try:
+            receipt = parts.codec.decode_receipt(message.value)
+        except CodecError as exc:
+            raise _Refused(Code.UNDECODABLE_RECEIPT, _summary(exc)) from exc
+        referenced = str(receipt.referenced_message_id)
+        if message.envelope.subject != referenced:
+            raise _Refused(
+                Code.RECEIPT_MISMATCH, "header ce_subject is not field referenced_message_id"
             )
+        if receipt.receiving_node != message.sender:
+            raise _Refused(
+                Code.RECEIPT_MISMATCH,
+                f"field receiving_node {receipt.receiving_node!r} is not the signer "
+                f"{message.sender}",
+            )
+        accepted = receipt.status is ReceiptStatus.ACCEPTED
+        detail = "; ".join(f"{e.code} {e.field or ''}: {e.reason}" for e in receipt.errors[:20])
+        check = parts.ledger.record_receipt(
+            referenced,
+            message.sender,
+            accepted,
+            detail[:2000],
+            parts.clock.now(),
+            receipt.received_sha256.hex(),
+        )
+        if check is ReceiptCheck.WRONG_DIGEST:
+            raise _Refused(
+                Code.RECEIPT_MISMATCH,
+                f"field received_sha256 is not the digest of what {self._node} sent "
+                f"{message.sender}",
+            )
+        if check is ReceiptCheck.EARLY:
+            log.warning(
+                "receipt before its sent row: kept until the row comes",
+                extra=self._about(record, message.envelope.id),
+            )
+        self._record(record, message, "recorded", None, None, None)
+        return Handled(
+            Outcome.RECORDED,
+            record,
+            message.envelope.id,
+            message.sender,
+            metric_labels={
+                "sender": self._node,
+                "recipient": message.sender,
+                "status": receipt.status.value,
+            },
+        )
 
-    def _send_receipt(
+    def _receipt(
         self,
         recipient: str,
         referenced: str,
         received: bytes,
         errors: tuple[ReceiptError, ...],
-        *,
-        accepted: bool = True,
-    ) -> None:
+        accepted: bool,
+    ) -> OutboundRecord:
         parts = self._parts
         now = parts.clock.now()
         receipt = Receipt(
@@ -252,30 +524,38 @@ class Receiver:
             time=now,
             dataschema=self._receipt_schema,
         )
-        self._outgoing.append(
-            OutboundRecord(self._topics.inbox(recipient), signed.value, signed.key, signed.headers)
+        return OutboundRecord(
+            self._topics.inbox(recipient), signed.value, signed.key, signed.headers
         )
 
-    # ------------------------------------------------------------------ redelivery, dead letters
-    def _is_redelivery(self, record: InboundRecord) -> bool:
-        """The same record read again after a crash (same coordinates), not a replay attack."""
-        message_id = parse_envelope(record.headers).id
-        return self._parts.ledger.delivered_from(message_id) == record.coordinates
-
-    def _acknowledge_again(self, record: InboundRecord) -> None:
-        """The crash may have come before the receipt went out: send the same answer again."""
+    # ------------------------------------------------------------------ again, dead letters
+    def _again(self, record: InboundRecord, exc: SignatureError | None) -> Handled:
+        """(sender, ce_id) handled before: the same bytes get the same answer, other bytes are a
+        replay attack (AS4 duplicate elimination: a resend is acknowledged, not delivered)."""
         envelope = parse_envelope(record.headers)
-        sender = node_id_from_urn(envelope.source)
-        answer = self._parts.ledger.answer_given(envelope.id)
-        if sender is None or envelope.type != TYPE_DECLARATION or answer is None:
-            return  # receipts get no receipt; nothing recorded, nothing to repeat
-        given = json.loads(answer)
-        errors = tuple(ReceiptError.model_validate(e) for e in given["errors"])
-        self._send_receipt(
-            sender, envelope.id, record.value, errors, accepted=not given["rejected"]
-        )
+        sender = node_id_from_urn(envelope.source) or ""
+        before = self._parts.ledger.handled(sender, envelope.id)
+        if before is None or before.value_sha256 != value_digest(record.value):
+            reason = detail_of(exc) if exc is not None else f"message id {envelope.id} seen before"
+            if before is not None:
+                reason = f"header ce_id {envelope.id} seen before with other content"
+            return self._dead_letter(record, Reason.REPLAY, reason, None)
+        self._parts.metrics.duplicates.labels(self._node, sender).inc()
+        answers: tuple[OutboundRecord, ...] = ()
+        if before.receipt is not None:
+            value, headers = before.receipt
+            answers = (
+                OutboundRecord(self._topics.inbox(sender), value, envelope.id.encode(), headers),
+            )
+        return Handled(Outcome.REDELIVERED, record, envelope.id, sender, answers=answers)
 
-    def _dead_letter(self, record: InboundRecord, code: str, reason: str) -> None:
+    def _dead_letter(
+        self,
+        record: InboundRecord,
+        code: str,
+        reason: str,
+        message: VerifiedMessage | None,
+    ) -> Handled:
         parts = self._parts
         letter = dead_letter_record(
             record,
@@ -284,23 +564,70 @@ class Receiver:
             reason=reason,
             node_id=self._node,
             at=parts.clock.now(),
+            max_bytes=parts.codec.max_message_bytes,
         )
-        self._outgoing.append(letter)
-        parts.metrics.dead_lettered.labels(self._node, code).inc()
-        log.warning("dead-lettered: %s: %s", code, reason, extra=self._about(record, None))
+        return Handled(
+            Outcome.DEAD_LETTERED,
+            record,
+            _id(message),
+            "" if message is None else message.sender,
+            code=code,
+            reason=reason,
+            answers=(letter,),
+        )
 
-    def _about(self, record: InboundRecord, message_id: str | None) -> dict[str, str]:
-        return {"node": self._node, "message_id": message_id or "", "source": record.coordinates}
+    def _held(
+        self, record: InboundRecord, message: VerifiedMessage | None, code: str, reason: str
+    ) -> Handled:
+        return Handled(Outcome.HELD, record, _id(message), code=code, reason=reason)
+
+    def _about(self, record: InboundRecord, message_id: str) -> dict[str, str]:
+        return {"node": self._node, "message_id": message_id, "source": record.coordinates}
 
 
-def _is_uuid(text: str) -> bool:
+def _bind(declaration: Declaration, envelope: Envelope) -> None:
+    """The payload says what the signed headers say, or the record is not acted on."""
+    if str(declaration.message_id) != envelope.id:
+        raise _Refused(Code.BINDING_MISMATCH, "field message_id differs from header ce_id")
+    if declaration.functional_reference != envelope.subject:
+        raise _Refused(
+            Code.BINDING_MISMATCH, "field functional_reference differs from header ce_subject"
+        )
+
+
+def _receipt_errors(
+    problems: tuple[Problem, ...], default_code: str, *, sealed: bool
+) -> tuple[ReceiptError, ...]:
+    """The first problems as receipt errors, then one saying how many more; a receipt about a
+    sealed declaration quotes no original values (the receipt itself travels in clear)."""
+    errors = []
+    for problem in problems[:MAX_RECEIPT_ERRORS]:
+        error = ReceiptError.from_problem(problem, default_code=default_code)
+        value = error.original_value
+        value = None if sealed or value is None else value[:MAX_ORIGINAL_VALUE_CHARS]
+        errors.append(error.model_copy(update={"original_value": value}))
+    if len(problems) > MAX_RECEIPT_ERRORS:
+        more = len(problems) - MAX_RECEIPT_ERRORS
+        errors.append(ReceiptError(code=default_code, reason=f"and {more} more problem(s)"))
+    return tuple(errors)
+
+
+def _summary(exc: BrokerError) -> str:
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _uuid(text: str) -> uuid.UUID:
     try:
-        uuid.UUID(text)
+        return uuid.UUID(text)
     except ValueError:
-        return False
-    return True
+        raise _Refused(Reason.MALFORMED_ENVELOPE, "header ce_id is not a UUID") from None
 
 
-def _as_json(errors: tuple[ReceiptError, ...], *, rejected: bool = False) -> str:
-    """What a receipt said, kept in the ledger so a redelivery gets the same answer."""
-    return json.dumps({"rejected": rejected, "errors": [e.model_dump() for e in errors]})
+def _id(message: VerifiedMessage | None) -> str:
+    return "" if message is None else message.envelope.id
+
+
+def _appended_at(record: InboundRecord) -> datetime | None:
+    if record.timestamp_ms <= 0:
+        return None
+    return datetime.fromtimestamp(record.timestamp_ms / 1000, UTC)

@@ -18,7 +18,7 @@ from broker.errors import BrokerError, SignatureError, TransportError
 from broker.node.ledger import DeliveryStatus
 from broker.node.outbox import OutboxSender
 from broker.node.parts import NodeParts
-from broker.node.receiver import DeliverCallback, Receiver
+from broker.node.receiver import DeliverCallback, Outcome, Receiver
 from broker.node.sender import Sender, SubmitResult
 from broker.node.topics import CorridorTopics
 from broker.signing.keydir import KeyDirectory
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 IDLE_POLL_S = 0.5
 RETRY_BACKOFF_S = 2.0
+MAX_HOLD_BACKOFF_S = 30.0
 
 
 def next_offsets(records: list[InboundRecord]) -> dict[TopicPartition, int]:
@@ -54,11 +55,21 @@ class CorridorNode:
         )
         self._sender = Sender(parts, self._producer)
         self._receiver = Receiver(parts, self._producer, self._verifier, deliver)
-        self._directory = KeyDirectory(parts.keys)
+        self._directory = KeyDirectory(parts.keys, parts.ledger)
         self.topics = CorridorTopics.of(parts.config.topics)
         self._keys_consumer: Consumer | None = None
         self._inbox: Consumer | None = None
-        self.ready = False
+        self._started = False
+        self._holds = 0  # consecutive batches held by a retriable fault
+
+    @property
+    def ready(self) -> bool:
+        """Started, and no partition held by a fault (what `/readyz` answers)."""
+        return self._started and self._holds == 0
+
+    @property
+    def held(self) -> bool:
+        return self._holds > 0
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, receive: bool = True) -> None:
@@ -71,10 +82,10 @@ class CorridorNode:
             self._inbox = await self._new_inbox_consumer()
         if self.parts.gateway is not None:
             self.parts.gateway.create()
-        self.ready = True
+        self._started = True
 
     async def stop(self) -> None:
-        self.ready = False
+        self._started = False
         for consumer in (self._inbox, self._keys_consumer):
             if consumer is not None:
                 await consumer.stop()
@@ -106,33 +117,67 @@ class CorridorNode:
             try:
                 await self.process_inbox_batch()
             except TransportError as exc:
-                log.warning(
-                    "inbox: %s; retrying in %.0fs",
-                    exc,
-                    RETRY_BACKOFF_S,
-                    extra={"node": self.node_id},
-                )
-                await self._restart_inbox()
+                self._hold(f"inbox: {exc}")
+            if self.held:
+                await self._restart_inbox(stop)
 
     async def process_inbox_batch(self) -> int:
-        """Handle one fetched batch and commit it; returns the number of records handled."""
+        """Handle one fetched batch and commit what was handled; returns how many records.
+
+        Records are handled in order until one is held by a retriable fault (a full or
+        unwritable disk, Kafka away): the answers of those before it are produced, their offsets
+        committed, and the rest of the batch is read again after a backoff.
+        """
         assert self._inbox is not None, "start() first"
         records = await self._inbox.fetch(BATCH, IDLE_POLL_S)
+        handled = []
         for record in records:
-            await self._receiver.handle(record)
-        # Receipts and dead letters acknowledged first; a failure here leaves the batch
-        # uncommitted, and reading it again is harmless (the ledger knows what was delivered).
+            result = await self._receiver.handle(record)
+            if result.outcome is Outcome.HELD:
+                self._hold(result.reason)
+                break
+            handled.append(record)
+        # Answers acknowledged first; a failure here leaves the batch uncommitted, and reading it
+        # again is harmless (the ledger knows what was delivered and what it answered).
         await self._receiver.flush()
-        await self._inbox.commit(next_offsets(records))
-        return len(records)
+        await self._inbox.commit(next_offsets(handled))
+        if len(handled) == len(records) and self._holds:
+            self._resume()
+        return len(handled)
 
-    async def _restart_inbox(self) -> None:
-        """Re-read from the committed offsets: unhandled records of the failed batch come back."""
+    @property
+    def _extra(self) -> dict[str, str]:
+        return {"node": self.node_id}
+
+    def _hold(self, reason: str) -> None:
+        self._holds += 1
+        self.parts.metrics.inbox_held.labels(self.node_id).set(1)
+        log.warning(
+            "inbox held (attempt %d): %s", self._holds, reason, extra={"node": self.node_id}
+        )
+
+    def _resume(self) -> None:
+        log.info(
+            "inbox resumed after %d held attempt(s)", self._holds, extra={"node": self.node_id}
+        )
+        self._holds = 0
+        self.parts.metrics.inbox_held.labels(self.node_id).set(0)
+
+    async def _restart_inbox(self, stop: asyncio.Event | None = None) -> None:
+        """Re-read from the committed offsets after a backoff that grows while the fault lasts:
+        the held record and the unhandled rest of its batch come back."""
         self._receiver.discard_pending()  # they will be answered again when re-read
         if self._inbox is not None:
+            with contextlib.suppress(TransportError):
+                self._record_lag(await self._inbox.lag())  # the gauge shows what waits
             with contextlib.suppress(BrokerError):
                 await self._inbox.stop()
-        await asyncio.sleep(RETRY_BACKOFF_S)
+        backoff = min(MAX_HOLD_BACKOFF_S, RETRY_BACKOFF_S * 2 ** min(self._holds - 1, 5))
+        if stop is None:
+            await asyncio.sleep(backoff)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
         with contextlib.suppress(TransportError):
             self._inbox = await self._new_inbox_consumer()
 
@@ -152,7 +197,7 @@ class CorridorNode:
         records = await self._keys_consumer.fetch(BATCH, timeout_s)
         for record in records:
             try:
-                result = self._directory.apply(record.headers, record.value)
+                result = self._directory.apply(record.headers, record.value, key=record.key)
             except SignatureError as exc:
                 self.parts.metrics.verification_failures.labels(self.node_id, exc.code).inc()
                 log.warning(
@@ -175,9 +220,19 @@ class CorridorNode:
         while not stop.is_set():
             try:
                 await self._apply_keys(timeout_s=IDLE_POLL_S)
-            except TransportError as exc:
+            except (TransportError, sqlite3.Error) as exc:  # the record is read again later
                 log.warning("key directory: %s", exc, extra={"node": self.node_id})
+                await self._restart_keys()
                 await asyncio.sleep(RETRY_BACKOFF_S)
+
+    async def _restart_keys(self) -> None:
+        """Read the key directory again from the start (it has no committed offsets)."""
+        if self._keys_consumer is not None:
+            with contextlib.suppress(BrokerError):
+                await self._keys_consumer.stop()
+        self._keys_consumer = self.parts.transport.consumer([self.topics.keys], None)
+        with contextlib.suppress(TransportError):
+            await self._keys_consumer.start()
 
     async def _gateway_loop(self, stop: asyncio.Event, settle_s: float = 0.2) -> None:
         gateway = self.parts.gateway

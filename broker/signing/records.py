@@ -210,6 +210,16 @@ def directory_entry(
     )
 
 
+REVOKED_KEY_PREFIX = "revoked:"
+
+
+def announcement_key(kind: str, key_id: str) -> str:
+    """Record key (= ce_subject) of an announcement: `<key id>`, or `revoked:<key id>` for a
+    revocation, so that compaction keeps both and an old certificate announcement published
+    again cannot take a revocation's place."""
+    return REVOKED_KEY_PREFIX + key_id if kind == REVOCATION else key_id
+
+
 def certificate_announcement(
     ca: CertificateAuthority,
     certificate: x509.Certificate,
@@ -221,7 +231,12 @@ def certificate_announcement(
     body = {"kind": NODE_CERTIFICATE, "certificate": certificate_pem(certificate).decode("ascii")}
     kid = algorithms.key_id(certificate.public_key())
     return directory_entry(
-        ca, type=TYPE_KEY_ANNOUNCEMENT, key=kid, body=body, time=at, message_id=message_id
+        ca,
+        type=TYPE_KEY_ANNOUNCEMENT,
+        key=announcement_key(NODE_CERTIFICATE, kid),
+        body=body,
+        time=at,
+        message_id=message_id,
     )
 
 
@@ -245,5 +260,10 @@ def revocation_announcement(
     }
     kid = algorithms.key_id(certificate.public_key())
     return directory_entry(
-        ca, type=TYPE_KEY_ANNOUNCEMENT, key=kid, body=body, time=at, message_id=message_id
+        ca,
+        type=TYPE_KEY_ANNOUNCEMENT,
+        key=announcement_key(REVOCATION, kid),
+        body=body,
+        time=at,
+        message_id=message_id,
     )

@@ -5,11 +5,12 @@
   malformed-envelope             headers do not parse, or ce_source is not a node URN
   unknown-key-id                 no certificate known for ce_keyid
   untrusted-chain                the certificate was not issued by a CA of the trust list
-  certificate-not-valid-at-time  ce_time outside the node's (and its CA's) validity period
+  certificate-not-valid-at-time  ce_time before the certificate's validity, or the judged time
+                                 (below) after it
   country-mismatch               node certificate C= differs from its CA's C=, or the
                                  ce_source node id's country prefix differs from the cert's C=
   source-mismatch                ce_source is another node of the same country
-  revoked                        key revoked at or before ce_time
+  revoked                        key revoked at or before the judged time
   bad-signature                  ce_sigalg is not the key's algorithm, or the signature fails
   wrong-recipient                ce_recipient is not this node
   clock-skew                     ce_time later than now + allowed skew
@@ -17,6 +18,11 @@
                                  - allowed skew, so every message still accepted has its id in
                                  the replay store)
   replay                         ce_source + ce_id accepted before, or being processed now
+
+The judged time is the later of ce_time and the broker's append time of the record minus the
+allowed skew (the append time capped at the receiver's clock). The sender chooses ce_time; it
+does not choose when Kafka appended its record (inbox topics use LogAppendTime), so a key that
+expired or was revoked cannot sign new records by backdating ce_time beyond the allowed skew.
 
 Accepting is two-step, so that a crash between verify and delivery loses nothing: `verify`
 reserves the id in memory (a duplicate arriving meanwhile is a `replay`), the runtime delivers,
@@ -28,7 +34,7 @@ re-consumed record verifies again, which is what at-least-once delivery needs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from broker.clock import Clock
@@ -81,18 +87,26 @@ class Verifier:
         self._allowed_skew = allowed_skew
         self._in_flight: set[str] = set()
 
-    def verify(self, headers: Sequence[Header], value: bytes) -> VerifiedMessage:
+    def verify(
+        self, headers: Sequence[Header], value: bytes, *, appended_at: datetime | None = None
+    ) -> VerifiedMessage:
+        """Check a record; `appended_at` is when the broker appended it (see the module doc)."""
         envelope = parse_envelope(headers)
         sender = node_id_from_urn(envelope.source)
         if sender is None:
             raise SignatureError(Reason.MALFORMED_ENVELOPE, "ce_source is not a node URN")
         key = self.keys.node_key(envelope.keyid)
         sent_at = envelope.time
-        if not key.not_before <= sent_at <= key.not_after:
+        now = self._clock.now()
+        judged_at = sent_at
+        if appended_at is not None:
+            judged_at = max(sent_at, min(appended_at, now) - self._allowed_skew)
+        if not key.not_before <= sent_at or judged_at > key.not_after:
             raise SignatureError(
                 Reason.CERTIFICATE_NOT_VALID_AT_TIME,
                 f"certificate valid {key.not_before:%Y-%m-%dT%H:%M:%SZ} to "
-                f"{key.not_after:%Y-%m-%dT%H:%M:%SZ}, message sent {sent_at.isoformat()}",
+                f"{key.not_after:%Y-%m-%dT%H:%M:%SZ}, header ce_time {sent_at.isoformat()}, "
+                f"judged at {judged_at.isoformat()}",
             )
         if key.country != key.ca_country or country_of(sender) != key.country:
             raise SignatureError(
@@ -102,7 +116,7 @@ class Verifier:
         if envelope.source != key.source:
             raise SignatureError(Reason.SOURCE_MISMATCH, f"key of {key.node_id} used by {sender}")
         revoked_at = self.keys.revoked_at(key.key_id)
-        if revoked_at is not None and sent_at >= revoked_at:
+        if revoked_at is not None and judged_at >= revoked_at:
             raise SignatureError(Reason.REVOKED, f"key revoked from {revoked_at.isoformat()}")
         if envelope.sigalg != key.sigalg:
             raise SignatureError(
@@ -113,7 +127,6 @@ class Verifier:
             raise SignatureError(
                 Reason.WRONG_RECIPIENT, f"addressed to {envelope.recipient}, not {self.node_id}"
             )
-        now = self._clock.now()
         if sent_at - now > self._allowed_skew:
             raise SignatureError(Reason.CLOCK_SKEW, f"ce_time {sent_at.isoformat()} is ahead")
         if now - sent_at > self.max_age:

@@ -57,7 +57,7 @@ async def test_two_processes_of_one_node_split_its_inbox(
     counts = []
     for state in states:
         ledger = NodeLedger(state / "node.sqlite3")
-        counts.append(ledger.delivered_count())
+        counts.append(ledger.handled_count())
         ledger.close()
     assert all(count > 0 for count in counts), counts
     assert sum(counts) >= len(sent)

@@ -33,6 +33,11 @@ CONTRACT: dict[str, tuple[str, tuple[str, ...]]] = {
     "customs_loss_report_fields": ("counter", ("node", "format", "field")),
     "customs_consumer_lag_records": ("gauge", ("node", "topic", "partition")),
     "customs_node": ("info", ("node", "country", "format", "version")),
+    "customs_records_handled": ("counter", ("node", "outcome")),
+    "customs_duplicates_acknowledged": ("counter", ("node", "sender")),
+    "customs_inbox_held": ("gauge", ("node",)),
+    "customs_dead_letters_reduced": ("counter", ("node",)),
+    "customs_answers_unsent": ("counter", ("node", "kind")),
 }
 
 
@@ -53,6 +58,9 @@ def exercised(registry: CollectorRegistry | None = None) -> NodeMetrics:
     m.normalization_errors.labels("CN-CQ", "cn-swxml").inc()
     m.loss_fields.labels("CN-CQ", "cn-swxml", "goods_items.preference").inc()
     m.consumer_lag.labels("CN-CQ", "customs.v1.inbox.CN-CQ", "0").set(7)
+    m.duplicates.labels("CN-CQ", "LA-VTE").inc()
+    m.answers_reduced.labels("CN-CQ").inc()
+    m.answers_unsent.labels("CN-CQ", "receipt").inc()
     return m
 
 

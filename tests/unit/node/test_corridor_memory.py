@@ -22,6 +22,7 @@ from broker.node.deadletter import read_dead_letter
 from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
 from broker.policy import WITHHELD_KEY
+from broker.signing.envelope import parse_envelope
 from broker.signing.pki import issue_node
 from broker.signing.records import declaration_record
 from broker.transport.base import OutboundRecord
@@ -105,9 +106,14 @@ async def test_sealed_partner_value_hides_the_declaration_from_the_operator(
     [to_thailand] = broker_of(corridor).records(corridor.topics.inbox("TH-BKK"))
     [to_laos] = broker_of(corridor).records(corridor.topics.inbox("LA-VTE"))
     exporter = "重庆渝新欧国际贸易有限公司".encode()
-    assert exporter in to_laos.value  # not sealed: Avro carries UTF-8 text as is
-    assert exporter not in to_thailand.value
-    assert dict(to_thailand.headers)["ce_sealalg"]
+    # Thailand requires sealing, so the transit copy to Laos is sealed too (each to its own
+    # recipient): a clear copy would hand the operator what sealing hides.
+    for copy in (to_thailand, to_laos):
+        assert exporter not in copy.value
+        assert dict(copy.headers)["ce_sealalg"]
+    assert dict(to_thailand.headers)["ce_sealkeyid"] != dict(to_laos.headers)["ce_sealkeyid"]
+    await drain(*nodes.values())
+    assert len(corridor.deliveries["LA-VTE"]) == 1
 
 
 async def test_policy_withholds_fields_and_the_recipient_is_told(
@@ -140,10 +146,19 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
     # To Thailand, then dropped into the Lao inbox: signed for someone else.
     [to_thailand] = memory.records(corridor.topics.inbox("TH-BKK"))
     producer = corridor.transport.producer()
+    # The same id signed again by its sender over other bytes: a replay, not a resend.
+    identity = corridor.identities["CN-CQ"]
+    head = parse_envelope(original.headers)
+    other_value = original.value + b"\x00"
+    resigned = declaration_record(
+        identity, value=other_value, message_id=head.id, reference=head.subject or "",
+        recipient="LA-VTE", time=head.time, dataschema=head.dataschema or "",
+    ).headers  # fmt: skip
     for record in (
         OutboundRecord(laos, bytes(flipped), original.key, original.headers),
         OutboundRecord(laos, original.value, original.key, forged_subject),
-        OutboundRecord(laos, original.value, original.key, original.headers),  # replay
+        OutboundRecord(laos, original.value, original.key, original.headers),  # a resend
+        OutboundRecord(laos, other_value, original.key, resigned),  # replay
         OutboundRecord(laos, to_thailand.value, to_thailand.key, to_thailand.headers),
     ):
         await producer.send(record)
@@ -168,7 +183,13 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
     ]
     assert all(letter.value for letter in letters)  # original bytes kept for inspection
     assert all(letter.source.startswith(laos + "/") for letter in letters)
+    # The identical resend was acknowledged again (the same receipt, byte for byte), not
+    # delivered again: AS4 duplicate elimination.
     assert [d.reference for d in corridor.deliveries["LA-VTE"]] == ["CQ-A-1", "CQ-A-2"]
+    receipts = memory.records(corridor.topics.inbox("CN-CQ"))
+    about_first = [r for r in receipts if r.key == head.id.encode()]
+    assert len(about_first) == 2
+    assert about_first[0].value == about_first[1].value
 
 
 async def test_a_record_read_again_after_a_crash_is_delivered_once(

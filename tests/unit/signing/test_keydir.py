@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -28,7 +28,7 @@ def directory(corridor: Corridor) -> KeyDirectory:
 
 def refused(directory: KeyDirectory, announcement: SignedRecord) -> str:
     with pytest.raises(SignatureError) as caught:
-        directory.apply(announcement.headers, announcement.value)
+        directory.apply(announcement.headers, announcement.value, key=announcement.key)
     return caught.value.code
 
 
@@ -39,14 +39,16 @@ def test_a_certificate_announcement_teaches_the_key(
     announcement = certificate_announcement(corridor.cas["CN"], node.certificate, at=START)
     assert announcement.key == node.key_id.encode("ascii")
     assert json.loads(announcement.value)["kind"] == "node-certificate"
-    result = directory.apply(announcement.headers, announcement.value)
+    result = directory.apply(announcement.headers, announcement.value, key=announcement.key)
     assert (result.kind, result.key_id, result.node_id, result.changed) == (
         "node-certificate",
         node.key_id,
         "CN-CQ",
         True,
     )
-    assert not directory.apply(announcement.headers, announcement.value).changed  # replayed
+    assert not directory.apply(
+        announcement.headers, announcement.value, key=announcement.key
+    ).changed  # replayed
     assert make_verifier(directory.keys, clock).verify(send(), VALUE).sender == "CN-CQ"
 
 
@@ -72,7 +74,9 @@ def test_tampered_or_odd_announcements(corridor: Corridor, directory: KeyDirecto
     ca = corridor.cas["VN"]
     good = certificate_announcement(ca, corridor.nodes["VN-HAN"].certificate, at=START)
     with pytest.raises(SignatureError) as caught:
-        directory.apply(good.headers, good.value.replace(b"node-certificate", b"revocation"))
+        directory.apply(
+            good.headers, good.value.replace(b"node-certificate", b"revocation"), key=good.key
+        )
     assert caught.value.code == "bad-signature"
 
     def signed(
@@ -137,7 +141,9 @@ def test_revocation_is_sticky_and_dated(
     revocation = revocation_announcement(
         ca, node.certificate, revoked_at=revoked_at, reason="key-compromise", at=revoked_at
     )
-    result = directory.apply(revocation.headers, revocation.value)  # certificate never announced
+    result = directory.apply(
+        revocation.headers, revocation.value, key=revocation.key
+    )  # certificate never announced
     assert (result.kind, result.changed) == ("revocation", True)
     assert directory.keys.revoked_at(node.key_id) == revoked_at
     clock.advance(3 * 3600)
@@ -150,12 +156,14 @@ def test_revocation_is_sticky_and_dated(
     assert caught.value.code == "revoked"
 
     again = certificate_announcement(ca, node.certificate, at=START + timedelta(hours=3))
-    assert not directory.apply(again.headers, again.value).changed  # no un-revoking
+    assert not directory.apply(again.headers, again.value, key=again.key).changed  # no un-revoking
     assert directory.keys.revoked_at(node.key_id) == revoked_at
     later = revocation_announcement(
         ca, node.certificate, revoked_at=START + timedelta(hours=2), reason="superseded", at=START
     )
-    assert not directory.apply(later.headers, later.value).changed  # the earliest time wins
+    assert not directory.apply(
+        later.headers, later.value, key=later.key
+    ).changed  # the earliest time wins
 
 
 def test_rotation_keeps_the_old_key_until_it_expires(
@@ -166,7 +174,7 @@ def test_rotation_keeps_the_old_key_until_it_expires(
     new = issue_node(ca, "CN-CQ", clock=clock)
     for node in (old, new):
         announcement = certificate_announcement(ca, node.certificate, at=clock.now())
-        directory.apply(announcement.headers, announcement.value)
+        directory.apply(announcement.headers, announcement.value, key=announcement.key)
     assert directory.keys.current_key("CN-CQ", clock.now()).key_id == new.key_id
     assert directory.keys.current_key("CN-CQ", START).key_id == old.key_id
     verifier = make_verifier(directory.keys, clock)
@@ -177,3 +185,49 @@ def test_rotation_keeps_the_old_key_until_it_expires(
     with pytest.raises(SignatureError) as caught:
         directory.keys.current_key("CN-KMG", clock.now())
     assert caught.value.code == "unknown-key-id"
+
+
+class Memory:
+    """A node's remembered revocations (the ledger keeps them on disk)."""
+
+    def __init__(self) -> None:
+        self.kept: dict[str, datetime] = {}
+
+    def record_revocation(self, key_id: str, revoked_at: datetime) -> None:
+        self.kept[key_id] = min(revoked_at, self.kept.get(key_id, revoked_at))
+
+    def revocations(self) -> dict[str, datetime]:
+        return dict(self.kept)
+
+
+def test_an_announcement_under_another_record_key_is_refused(
+    corridor: Corridor, directory: KeyDirectory
+) -> None:
+    ca, node = corridor.cas["CN"], corridor.nodes["CN-CQ"]
+    revocation = revocation_announcement(
+        ca, node.certificate, revoked_at=START, reason="key-compromise", at=START
+    )
+    certificate = certificate_announcement(ca, node.certificate, at=START)
+    assert revocation.key == b"revoked:" + node.key_id.encode()
+    assert certificate.key != revocation.key  # compaction keeps both
+    # The old certificate announcement re-published under the revocation's key (so compaction
+    # would keep it instead of the revocation), and a revocation under another key id.
+    moved = SignedRecord(revocation.key, certificate.value, certificate.headers)
+    assert refused(directory, moved) == "malformed-announcement"
+    elsewhere = SignedRecord(b"revoked:" + b"ab" * 32, revocation.value, revocation.headers)
+    assert refused(directory, elsewhere) == "malformed-announcement"
+
+
+def test_a_revocation_survives_a_restart_after_compaction_erased_it(corridor: Corridor) -> None:
+    ca, node = corridor.cas["CN"], corridor.nodes["CN-CQ"]
+    memory = Memory()
+    first = KeyDirectory(KeyStore(corridor.trust_list), memory)
+    revocation = revocation_announcement(
+        ca, node.certificate, revoked_at=START, reason="key-compromise", at=START
+    )
+    first.apply(revocation.headers, revocation.value, key=revocation.key)
+    # After a restart, the topic holds only the old certificate announcement.
+    restarted = KeyDirectory(KeyStore(corridor.trust_list), memory)
+    again = certificate_announcement(ca, node.certificate, at=START)
+    restarted.apply(again.headers, again.value, key=again.key)
+    assert restarted.keys.revoked_at(node.key_id) == START

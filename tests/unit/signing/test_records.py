@@ -103,5 +103,7 @@ def test_revocations_name_a_known_reason(corridor: Corridor) -> None:
     good = revocation_announcement(
         corridor.cas["CN"], certificate, revoked_at=START, reason="superseded", at=START
     )
-    result = KeyDirectory(KeyStore(corridor.trust_list)).apply(good.headers, good.value)
+    result = KeyDirectory(KeyStore(corridor.trust_list)).apply(
+        good.headers, good.value, key=good.key
+    )
     assert (result.kind, result.node_id) == ("revocation", "CN-CQ")
