@@ -46,9 +46,21 @@ class CorridorTopics:
                 {**durable, "cleanup.policy": "compact"},
             )
         ]
+        # The broker stamps inbox records when it appends them: a receiver judges key validity
+        # against that time too, which a sender cannot backdate (docs/signing.md).
+        appended = {**durable, "message.timestamp.type": "LogAppendTime"}
         for node_id in sorted(set(node_ids)):
-            for name in (self.inbox(node_id), self.dead_letters(node_id)):
-                specs.append(
-                    TopicSpec(name, settings.partitions, settings.replication_factor, durable)
+            specs.append(
+                TopicSpec(
+                    self.inbox(node_id), settings.partitions, settings.replication_factor, appended
                 )
+            )
+            specs.append(
+                TopicSpec(
+                    self.dead_letters(node_id),
+                    settings.partitions,
+                    settings.replication_factor,
+                    durable,
+                )
+            )
         return specs
