@@ -6,7 +6,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test lint typecheck unit clean
+.PHONY: setup demo test lint typecheck unit conformance clean
 
 $(STAMP): pyproject.toml scripts/ensure-system-deps.sh
 	./scripts/ensure-system-deps.sh
@@ -34,6 +34,12 @@ test: lint typecheck
 
 unit: setup
 	$(BIN)/python -m pytest -m "not kafka and not slow and not interop"
+
+# The conformance kit: committed vectors are current, and the Java and Go verifiers pass them
+# (both also run in `make test`).
+conformance: setup
+	$(BIN)/python conformance/generate.py --check
+	$(BIN)/python -m pytest tests/integration/test_conformance_verifiers.py tests/unit/signing/test_conformance_kit.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -5,8 +5,12 @@ A node id is `CC-XXX`: the ISO 3166 alpha-2 country of its customs administratio
 CloudEvents source is `urn:ilstc:node:<node id>`, exactly the URI in its certificate's
 subjectAltName; a national CA speaks as `urn:ilstc:ca:<CC>`.
 
-A node certificate also carries the node's X25519 sealing public key in a private, non-critical
-extension (`SEAL_KEY_OID`), so one CA signature binds both keys to the node (see docs/signing.md).
+A node certificate also carries the node's X25519 sealing public key, so one CA signature binds
+both keys to the node (see docs/signing.md section 7): as a second subjectAltName URI
+`urn:ilstc:sealkey:x25519:<64 hex digits>`. Certificates issued before that carried it in a
+private extension under the UUID arc (`SEAL_KEY_OID`), still read; it is no longer written because
+its 128-bit OID arc makes Go's crypto/x509 (and other 31/63-bit OID parsers) refuse the whole
+certificate.
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from cryptography.hazmat.primitives.asymmetric import x25519
 from cryptography.x509.oid import NameOID
 
 NODE_URN_PREFIX = "urn:ilstc:node:"
+SEAL_KEY_URN_PREFIX = "urn:ilstc:sealkey:x25519:"
 CA_URN_PREFIX = "urn:ilstc:ca:"
 
-# Under the UUID arc 2.25 (ITU-T X.667): usable without registration, unique by construction.
+# Legacy (read only): under the UUID arc 2.25 (ITU-T X.667), unique without registration.
 SEAL_KEY_OID = x509.ObjectIdentifier("2.25.199280624324472888062131461768866404547")
 # extnValue of SEAL_KEY_OID: DER OCTET STRING (tag 0x04, length 32) holding the raw X25519 key.
 _SEAL_KEY_DER_PREFIX = b"\x04\x20"
 
+_SEAL_KEY_HEX = re.compile(r"[0-9a-f]{64}")
 _NODE_ID = re.compile(r"[A-Z]{2}-[A-Z0-9]{2,8}")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 
@@ -96,13 +102,27 @@ def certificate_node_id(certificate: x509.Certificate) -> str | None:
     return node_ids[0]
 
 
-def seal_key_extension(public_key: x25519.X25519PublicKey) -> x509.UnrecognizedExtension:
-    return x509.UnrecognizedExtension(
-        SEAL_KEY_OID, _SEAL_KEY_DER_PREFIX + public_key.public_bytes_raw()
-    )
+def seal_key_uri(public_key: x25519.X25519PublicKey) -> x509.UniformResourceIdentifier:
+    """The subjectAltName URI that publishes a node's sealing key."""
+    return x509.UniformResourceIdentifier(SEAL_KEY_URN_PREFIX + public_key.public_bytes_raw().hex())
 
 
 def certificate_seal_key(certificate: x509.Certificate) -> x25519.X25519PublicKey | None:
+    """The sealing key a node certificate publishes (one SAN URI, or the legacy extension)."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+        uris = san.value.get_values_for_type(x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    published = [u[len(SEAL_KEY_URN_PREFIX) :] for u in uris if u.startswith(SEAL_KEY_URN_PREFIX)]
+    if published:
+        if len(published) != 1 or _SEAL_KEY_HEX.fullmatch(published[0]) is None:
+            return None
+        return x25519.X25519PublicKey.from_public_bytes(bytes.fromhex(published[0]))
+    return _legacy_seal_key(certificate)
+
+
+def _legacy_seal_key(certificate: x509.Certificate) -> x25519.X25519PublicKey | None:
     try:
         extension = certificate.extensions.get_extension_for_oid(SEAL_KEY_OID)
     except x509.ExtensionNotFound:

@@ -35,7 +35,7 @@ from broker.signing.identity import (
     is_country,
     is_node_id,
     node_urn,
-    seal_key_extension,
+    seal_key_uri,
 )
 from broker.signing.keyfile import (
     read_sealing_key,
@@ -115,11 +115,14 @@ def create_ca(
     clock: Clock,
     algorithm: str = ED25519,
     validity: timedelta = DEFAULT_CA_VALIDITY,
+    key: SigningKey | None = None,
+    serial_number: int | None = None,
 ) -> CertificateAuthority:
+    """A national CA; `key` and `serial_number` are for reproducible test vectors only."""
     entry = pycountry.countries.get(alpha_2=country) if is_country(country) else None
     if entry is None:
         raise _bad_argument(country, "not an ISO 3166 alpha-2 country code")
-    key = generate_signing_key(algorithm)
+    key = key or generate_signing_key(algorithm)
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COUNTRY_NAME, country),
@@ -137,7 +140,7 @@ def create_ca(
         .subject_name(name)
         .issuer_name(name)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial_number or x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -157,14 +160,19 @@ def issue_node(
     clock: Clock,
     algorithm: str = ED25519,
     validity: timedelta = DEFAULT_NODE_VALIDITY,
+    key: SigningKey | None = None,
+    sealing_key: x25519.X25519PrivateKey | None = None,
+    serial_number: int | None = None,
 ) -> NodeIdentity:
-    """A fresh node identity (new key pairs; rotation issues a second one beside the first)."""
+    """A fresh node identity (new key pairs; rotation issues a second one beside the first).
+
+    `key`, `sealing_key` and `serial_number` are for reproducible test vectors only."""
     if not is_node_id(node_id):
         raise _bad_argument(node_id, "node id must look like CN-CQ (country, hyphen, site)")
     if country_of(node_id) != ca.country:
         raise _bad_argument(node_id, f"the {ca.country} CA issues certificates to its nodes only")
-    key = generate_signing_key(algorithm)
-    sealing_key = x25519.X25519PrivateKey.generate()
+    key = key or generate_signing_key(algorithm)
+    sealing_key = sealing_key or x25519.X25519PrivateKey.generate()
     now = clock.now().replace(microsecond=0)
     ca_key = ca.signer.private_key
     usage = _key_usage(digital_signature=True)
@@ -181,20 +189,24 @@ def issue_node(
         )
         .issuer_name(ca.certificate.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial_number or x509.random_serial_number())
         .not_valid_before(now)
         .not_valid_after(min(now + validity, ca.certificate.not_valid_after_utc))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(usage, critical=True)
         .add_extension(
-            x509.SubjectAlternativeName([x509.UniformResourceIdentifier(node_urn(node_id))]),
+            x509.SubjectAlternativeName(
+                [
+                    x509.UniformResourceIdentifier(node_urn(node_id)),
+                    seal_key_uri(sealing_key.public_key()),
+                ]
+            ),
             critical=False,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(
             x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
         )
-        .add_extension(seal_key_extension(sealing_key.public_key()), critical=False)
         .sign(ca_key, _signature_hash(ca_key))
     )
     signer = Signer.from_key(key)

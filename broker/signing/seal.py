@@ -45,14 +45,21 @@ def _cipher(shared: bytes, salt: bytes, context: bytes) -> tuple[AESGCM, bytes]:
 
 
 def seal_value(
-    plaintext: bytes, *, sender: str, recipient: NodeKey, message_id: str
+    plaintext: bytes,
+    *,
+    sender: str,
+    recipient: NodeKey,
+    message_id: str,
+    ephemeral: x25519.X25519PrivateKey | None = None,
 ) -> tuple[bytes, Seal]:
-    """Encrypt `plaintext` to `recipient`; returns the record value and its `ce_seal*` headers."""
+    """Encrypt `plaintext` to `recipient`; returns the record value and its `ce_seal*` headers.
+
+    `ephemeral` is for reproducible test vectors only: a key must never be used twice."""
     if recipient.seal_key is None:
         raise config_error(
             ConfigCode.BAD_CERTIFICATE, recipient.node_id, "certificate publishes no sealing key"
         )
-    ephemeral = x25519.X25519PrivateKey.generate()
+    ephemeral = ephemeral or x25519.X25519PrivateKey.generate()
     ephemeral_public = ephemeral.public_key().public_bytes_raw()
     context = _context(sender, recipient.node_id, message_id)
     aead, nonce = _cipher(

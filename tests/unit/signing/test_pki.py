@@ -15,7 +15,7 @@ from pydantic import SecretStr
 
 from broker.clock import FakeClock
 from broker.errors import ConfigError
-from broker.signing.identity import certificate_seal_key
+from broker.signing.identity import SEAL_KEY_OID, certificate_seal_key
 from broker.signing.keyfile import (
     passphrase_from_env,
     passphrase_from_file,
@@ -63,11 +63,37 @@ def test_node_certificate_names_node_and_country(corridor: Corridor) -> None:
     assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "CN-CQ"
     assert certificate.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)[0].value == "CN"
     san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    assert san.get_values_for_type(x509.UniformResourceIdentifier) == ["urn:ilstc:node:CN-CQ"]
+    raw_seal_key = node.sealing_key.public_key().public_bytes_raw()
+    assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
+        "urn:ilstc:node:CN-CQ",
+        "urn:ilstc:sealkey:x25519:" + raw_seal_key.hex(),
+    ]
     certificate.verify_directly_issued_by(corridor.cas["CN"].certificate)
     seal_key = certificate_seal_key(certificate)
     assert seal_key is not None
-    assert seal_key.public_bytes_raw() == node.sealing_key.public_key().public_bytes_raw()
+    assert seal_key.public_bytes_raw() == raw_seal_key
+    # No extension with a 128-bit OID arc: Go's crypto/x509 refuses such certificates.
+    assert all(len(e.oid.dotted_string) < 20 for e in certificate.extensions)
+
+
+def test_the_legacy_seal_key_extension_is_still_read(corridor: Corridor) -> None:
+    node = corridor.nodes["CN-CQ"]
+    ca = corridor.cas["CN"]
+    raw = node.sealing_key.public_key().public_bytes_raw()
+    legacy = (
+        x509.CertificateBuilder()
+        .subject_name(node.certificate.subject)
+        .issuer_name(ca.certificate.subject)
+        .public_key(node.certificate.public_key())
+        .serial_number(7)
+        .not_valid_before(node.certificate.not_valid_before_utc)
+        .not_valid_after(node.certificate.not_valid_after_utc)
+        .add_extension(x509.UnrecognizedExtension(SEAL_KEY_OID, b"\x04\x20" + raw), critical=False)
+        .sign(ca.signer.private_key, None)
+    )
+    seal_key = certificate_seal_key(legacy)
+    assert seal_key is not None
+    assert seal_key.public_bytes_raw() == raw
 
 
 def test_key_id_is_sha256_of_the_subject_public_key_info(corridor: Corridor) -> None:

@@ -1,0 +1,119 @@
+"""The conformance kit checked by two verifiers written from docs/signing.md alone: Java (JDK
+crypto, Apache Avro Java from Maven Central, built with Maven) and Go (standard library crypto,
+github.com/hamba/avro from the Go module proxy).
+
+Each must reach every vector's expected outcome (accept or refuse with the right reason, the same
+signing input, the unsealed plaintext, the same decoded JSON), and must notice when an expected
+outcome is wrong (a kit with two falsified expectations makes each verifier fail on exactly
+those). Builds are cached: Go's build cache and a binary under the project cache, Maven's local
+repository and its incremental `target/`; a warm run takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from broker.devkafka.maven import cache_root
+
+ROOT = Path(__file__).resolve().parents[2]
+KIT = ROOT / "conformance"
+VECTORS: dict[str, Any] = json.loads((KIT / "vectors.json").read_text("utf-8"))
+
+pytestmark = [pytest.mark.interop, pytest.mark.timeout(600)]
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def _run(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, check=False, env=env, timeout=540
+    )
+    assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def go_verifier() -> Runner:
+    go = shutil.which("go")
+    if go is None:  # scripts/ensure-system-deps.sh installs Go; a bare pytest run may lack it
+        pytest.fail("the Go toolchain is missing: run scripts/ensure-system-deps.sh")
+    binary = cache_root() / "conformance" / "go-verifier"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    _run([go, "build", "-o", str(binary), "."], KIT / "go")  # a no-op when nothing changed
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(binary), str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+
+    return run
+
+
+@pytest.fixture(scope="module")
+def java_verifier() -> Runner:
+    mvn, java = shutil.which("mvn"), shutil.which("java")
+    if mvn is None or java is None:
+        pytest.fail("a JDK 17+ and Maven are missing: run scripts/ensure-system-deps.sh")
+    project = KIT / "java"
+    _run([mvn, "-B", "-q", "package"], project, env={**os.environ, "MAVEN_OPTS": "-Xmx256m"})
+    classpath = f"{project / 'target' / 'classes'}{os.pathsep}{project / 'target' / 'lib' / '*'}"
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [java, "-cp", classpath, "org.ilstc.conformance.Verifier", str(ROOT), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    return run
+
+
+def _check_passes(run: Runner) -> None:
+    done = run()
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "all vectors pass"
+    assert [line.split(" (")[0] for line in lines[:-1]] == [
+        f"ok   {v['name']}" for v in VECTORS["vectors"]
+    ]
+
+
+def _check_catches_a_wrong_expectation(run: Runner, tmp_path: Path) -> None:
+    kit = copy.deepcopy(VECTORS)
+    by_name = {v["name"]: v for v in kit["vectors"]}
+    by_name["revoked key"]["expected"]["code"] = "bad-signature"
+    by_name["signed declaration"]["expected"]["decoded"]["functional_reference"] = "CQ-OTHER"
+    path = tmp_path / "wrong.json"
+    path.write_text(json.dumps(kit), "utf-8")
+    done = run(str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    failed = sorted(line.split(":")[0] for line in done.stdout.splitlines() if line[:4] == "FAIL")
+    assert failed == ["FAIL revoked key", "FAIL signed declaration"]
+
+
+def test_the_go_verifier_passes_every_vector(go_verifier: Runner) -> None:
+    _check_passes(go_verifier)
+
+
+def test_the_go_verifier_catches_a_wrong_expectation(go_verifier: Runner, tmp_path: Path) -> None:
+    _check_catches_a_wrong_expectation(go_verifier, tmp_path)
+
+
+def test_the_java_verifier_passes_every_vector(java_verifier: Runner) -> None:
+    _check_passes(java_verifier)
+
+
+def test_the_java_verifier_catches_a_wrong_expectation(
+    java_verifier: Runner, tmp_path: Path
+) -> None:
+    _check_catches_a_wrong_expectation(java_verifier, tmp_path)
