@@ -71,6 +71,8 @@ FINGERPRINTS = ROOT / "conformance" / "fingerprints.json"
 ISSUED = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 11, 29, 8, 10, tzinfo=UTC)
 SENT = datetime(2026, 11, 29, 8, 5, tzinfo=UTC)
+APPENDED = SENT + timedelta(seconds=1)
+BEFORE_REVOCATION = datetime(2026, 11, 29, 7, 50, tzinfo=UTC)
 ALLOWED_SKEW = timedelta(minutes=5)
 REPLAY_RETENTION = timedelta(days=7)
 RECEIVER = "LA-VTE"
@@ -286,6 +288,7 @@ class Kit:
         *,
         key: bytes | None = None,
         why: str = "",
+        appended_at: datetime | None = None,
     ) -> None:
         vector: dict[str, Any] = {
             "name": name,
@@ -296,6 +299,8 @@ class Kit:
             "value_base64": _b64(value),
             "expected": expected,
         }
+        if kind == "message":  # the broker's append time (inbox topics use LogAppendTime)
+            vector["appended_at"] = format_time(appended_at or APPENDED)
         self.vectors.append(vector)
 
     def accepted(
@@ -306,6 +311,7 @@ class Kit:
         plain: bytes,
         schema: SchemaVersion,
         why: str,
+        appended_at: datetime | None = None,
     ) -> None:
         sender = dict(headers)["ce_source"].decode().rsplit(":", 1)[1]
         expected = {
@@ -316,13 +322,24 @@ class Kit:
             "decoded": decoded_json(schema, plain),
         }
         key = dict(headers)["ce_subject"]
-        self.add(name, "message", headers, value, expected, key=key, why=why)
+        self.add(
+            name, "message", headers, value, expected, key=key, why=why, appended_at=appended_at
+        )
 
     def refused(
-        self, name: str, headers: Sequence[Header], value: bytes, code: str, why: str
+        self,
+        name: str,
+        headers: Sequence[Header],
+        value: bytes,
+        code: str,
+        why: str,
+        appended_at: datetime | None = None,
     ) -> None:
         expected = {"outcome": "refuse", "code": code}
-        self.add(name, "message", headers, value, expected, key=self.reference.encode(), why=why)
+        key = self.reference.encode()
+        self.add(
+            name, "message", headers, value, expected, key=key, why=why, appended_at=appended_at
+        )
 
     # ------------------------------------------------------------------ the vectors
     def messages(self) -> None:
@@ -408,7 +425,33 @@ class Kit:
             self.declaration_schema,
             "no ce_sigheaders: every ce_* header is covered, magic ilstc-ce-signature-v1",
         )
+        early, _ = self.signed("CN-LEAK", label="before the leak", time=BEFORE_REVOCATION)
+        self.accepted(
+            "a revoked key's message from before the revocation",
+            early,
+            value,
+            value,
+            self.declaration_schema,
+            "dated 07:50, appended 07:50:01: judged at 07:50, before revoked_at 08:00",
+            appended_at=BEFORE_REVOCATION + timedelta(seconds=1),
+        )
         self._refusals(headers, value)
+        backdated, _ = self.signed("CN-LEAK", label="backdated", time=BEFORE_REVOCATION)
+        self.refused(
+            "a revoked key backdates ce_time",
+            backdated,
+            value,
+            "revoked",
+            "dated 07:50 but appended 08:05:01: judged at 08:00:01 (append time - allowed skew)",
+        )
+        expired, _ = self.signed("CN-OLD", label="expired backdated", time=ISSUED + timedelta(90))
+        self.refused(
+            "an expired certificate backdates ce_time",
+            expired,
+            value,
+            "certificate-not-valid-at-time",
+            "dated in CN-OLD's validity, appended months after it ended",
+        )
 
     def _refusals(self, headers: list[Header], value: bytes) -> None:
         pki = self.pki
@@ -601,6 +644,11 @@ class Kit:
         )
         self._refused_announcement(
             "a certificate not issued by a trust-list CA", rogue_node, "untrusted-chain"
+        )
+        self._refused_announcement(
+            "the record key is not what the announcement announces",
+            good._replace(key=pki.nodes["CN-CQ"].signer.key_id.encode()),
+            "malformed-announcement",
         )
         tampered = good.value.replace(b"node-certificate", b"revocation")
         self._refused_announcement(

@@ -53,6 +53,8 @@ type vector struct {
 	Kind     string          `json:"kind"`
 	Headers  [][2]string     `json:"headers"`
 	Value    string          `json:"value_base64"`
+	Key      *string         `json:"key_base64"`
+	Appended string          `json:"appended_at"`
 	Expected json.RawMessage `json:"expected"`
 }
 
@@ -375,18 +377,25 @@ func trusted(cert *x509.Certificate, trustList []*x509.Certificate) (*nodeKey, *
 	}
 	key := &nodeKey{cert: cert, ca: issuer, nodeID: node,
 		country: country(cert.Subject.Country), caCountry: country(issuer.Subject.Country)}
+	sigalg, r := keyAlgorithm(cert)
+	if r != nil {
+		return nil, r
+	}
+	key.sigalg = sigalg
+	return key, nil
+}
+
+// keyAlgorithm is the ce_sigalg name of a certificate's key (section 1).
+func keyAlgorithm(cert *x509.Certificate) (string, *refusal) {
 	switch pub := cert.PublicKey.(type) {
 	case ed25519.PublicKey:
-		key.sigalg = "ed25519"
+		return "ed25519", nil
 	case *ecdsa.PublicKey:
-		if pub.Curve != elliptic.P256() {
-			return nil, refuse("untrusted-chain", "not P-256")
+		if pub.Curve == elliptic.P256() {
+			return "ecdsa-p256-sha256", nil
 		}
-		key.sigalg = "ecdsa-p256-sha256"
-	default:
-		return nil, refuse("untrusted-chain", "key type")
 	}
-	return key, nil
+	return "", refuse("untrusted-chain", "key type")
 }
 
 func verifySignature(cert *x509.Certificate, signature, input []byte) bool {
@@ -419,7 +428,8 @@ type accepted struct {
 	plain  []byte
 }
 
-func (v *verifier) verify(headers []header, value []byte) (*accepted, *refusal) {
+// verify checks one record; appended is the broker's append time (zero when unknown).
+func (v *verifier) verify(headers []header, value []byte, appended time.Time) (*accepted, *refusal) {
 	env, r := parseEnvelope(headers)
 	if r != nil {
 		return nil, r
@@ -444,7 +454,17 @@ func (v *verifier) verify(headers []header, value []byte) (*accepted, *refusal) 
 	if key.ca.NotAfter.Before(notAfter) {
 		notAfter = key.ca.NotAfter
 	}
-	if env.time.Before(notBefore) || env.time.After(notAfter) {
+	judged := env.time // section 4, "Judged time"
+	if !appended.IsZero() {
+		bound := appended
+		if v.now.Before(bound) {
+			bound = v.now
+		}
+		if bound = bound.Add(-v.skew); bound.After(judged) {
+			judged = bound
+		}
+	}
+	if env.time.Before(notBefore) || judged.After(notAfter) {
 		return nil, refuse("certificate-not-valid-at-time", "outside validity")
 	}
 	if key.country != key.caCountry || sender[:2] != key.country {
@@ -453,7 +473,7 @@ func (v *verifier) verify(headers []header, value []byte) (*accepted, *refusal) 
 	if source != "urn:ilstc:node:"+key.nodeID {
 		return nil, refuse("source-mismatch", "another node's key")
 	}
-	if at, ok := v.revoked[env.attrs["ce_keyid"]]; ok && !env.time.Before(at) {
+	if at, ok := v.revoked[env.attrs["ce_keyid"]]; ok && !judged.Before(at) {
 		return nil, refuse("revoked", "revoked")
 	}
 	input := env.signingInput(value)
@@ -548,7 +568,7 @@ type announcementBody struct {
 var revocationReasons = map[string]bool{"unspecified": true, "key-compromise": true,
 	"affiliation-changed": true, "superseded": true, "cessation-of-operation": true}
 
-func applyAnnouncement(trustList []*x509.Certificate, headers []header, value []byte) (map[string]string, *refusal) {
+func applyAnnouncement(trustList []*x509.Certificate, headers []header, value []byte, recordKey []byte) (map[string]string, *refusal) {
 	bad := func(why string) *refusal { return refuse("malformed-announcement", "%s", why) }
 	env, r := parseEnvelope(headers)
 	if r != nil {
@@ -570,7 +590,8 @@ func applyAnnouncement(trustList []*x509.Certificate, headers []header, value []
 	if env.attrs["ce_source"] != "urn:ilstc:ca:"+caCountry {
 		return nil, refuse("source-mismatch", "another CA's URN")
 	}
-	if !verifySignature(ca, env.signature, env.signingInput(value)) {
+	caKey, r := keyAlgorithm(ca)
+	if r != nil || env.attrs["ce_sigalg"] != caKey || !verifySignature(ca, env.signature, env.signingInput(value)) {
 		return nil, refuse("bad-signature", "signature")
 	}
 	var body announcementBody
@@ -595,11 +616,18 @@ func applyAnnouncement(trustList []*x509.Certificate, headers []header, value []
 	if key.caCountry != caCountry || key.country != caCountry {
 		return nil, refuse("country-mismatch", "another country's node")
 	}
-	announced := spkiKeyID(cert.RawSubjectPublicKeyInfo)
-	if env.attrs["ce_subject"] != announced {
-		return nil, bad("ce_subject is not the announced key id")
+	announcedKey := spkiKeyID(cert.RawSubjectPublicKeyInfo)
+	announced := announcedKey
+	if body.Kind == "revocation" {
+		announced = "revoked:" + announcedKey
 	}
-	result := map[string]string{"kind": body.Kind, "key_id": announced, "node_id": key.nodeID}
+	if env.attrs["ce_subject"] != announced {
+		return nil, bad("ce_subject is not what the announcement announces")
+	}
+	if string(recordKey) != announced {
+		return nil, bad("the record key is not what the announcement announces")
+	}
+	result := map[string]string{"kind": body.Kind, "key_id": announcedKey, "node_id": key.nodeID}
 	if body.Kind == "revocation" {
 		if _, ok := parseTime(body.RevokedAt); !ok || !revocationReasons[body.Reason] {
 			return nil, bad("revocation fields")
@@ -830,7 +858,15 @@ func run(root, vectorsPath string) (int, error) {
 			headers = append(headers, header{h[0], value})
 		}
 		value, _ := base64.StdEncoding.DecodeString(vec.Value)
-		problem := check(v, avroSchemas, vec.Kind, headers, value, expected)
+		var recordKey []byte
+		if vec.Key != nil {
+			recordKey, _ = base64.StdEncoding.DecodeString(*vec.Key)
+		}
+		var appended time.Time
+		if vec.Appended != "" {
+			appended, _ = parseTime(vec.Appended)
+		}
+		problem := check(v, avroSchemas, vec.Kind, headers, value, recordKey, appended, expected)
 		if problem != "" {
 			failures++
 			fmt.Printf("FAIL %s: %s\n", vec.Name, problem)
@@ -848,10 +884,10 @@ func orEmpty(value any) any {
 	return value
 }
 
-func check(v *verifier, s *schemas, kind string, headers []header, value []byte, expected map[string]any) string {
+func check(v *verifier, s *schemas, kind string, headers []header, value, recordKey []byte, appended time.Time, expected map[string]any) string {
 	want := expected["outcome"]
 	if kind == "announcement" {
-		result, r := applyAnnouncement(v.trustList, headers, value)
+		result, r := applyAnnouncement(v.trustList, headers, value, recordKey)
 		if r != nil {
 			if want == "refuse" && r.code == expected["code"] {
 				return ""
@@ -866,7 +902,7 @@ func check(v *verifier, s *schemas, kind string, headers []header, value []byte,
 		}
 		return ""
 	}
-	got, r := v.verify(headers, value)
+	got, r := v.verify(headers, value, appended)
 	if r != nil {
 		if want == "refuse" && r.code == expected["code"] {
 			return ""

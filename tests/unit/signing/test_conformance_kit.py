@@ -114,9 +114,11 @@ def _outcome(vector: dict[str, Any]) -> dict[str, Any]:
             trust = TrustList(
                 x509.load_pem_x509_certificate(p.encode()) for p in CONTEXT["trust_list_pem"]
             )
-            result = KeyDirectory(KeyStore(trust)).apply(headers, value)
+            key = base64.b64decode(vector["key_base64"])
+            result = KeyDirectory(KeyStore(trust)).apply(headers, value, key=key)
             return {"outcome": "accept", "kind": result.kind, "node_id": result.node_id}
-        message = _verifier().verify(headers, value)
+        appended_at = parse_time(vector["appended_at"])
+        message = _verifier().verify(headers, value, appended_at=appended_at)
         plain = value
         if message.envelope.seal is not None:
             key = base64.b64decode(CONTEXT["receiver_sealing_private_key_base64"])

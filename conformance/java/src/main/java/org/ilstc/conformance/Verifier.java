@@ -401,15 +401,8 @@ public final class Verifier {
     if (nodes.size() != 1 || !nodes.get(0).equals(attribute(cert, true, "CN"))) {
       throw new Refusal("untrusted-chain", "does not name one node");
     }
-    PublicKey key = cert.getPublicKey();
-    String sigalg;
-    if (key.getAlgorithm().equals("EdDSA") || key.getAlgorithm().equals("Ed25519")) {
-      sigalg = "ed25519";
-    } else if (key instanceof ECPublicKey ec
-        && ec.getParams().getCurve().equals(P256.getCurve())
-        && ec.getParams().getOrder().equals(P256.getOrder())) {
-      sigalg = "ecdsa-p256-sha256";
-    } else {
+    String sigalg = keyAlgorithm(cert.getPublicKey());
+    if (sigalg == null) {
       throw new Refusal("untrusted-chain", "key type");
     }
     return new NodeKey(
@@ -419,6 +412,19 @@ public final class Verifier {
         attribute(cert, true, "C"),
         attribute(issuer, true, "C"),
         sigalg);
+  }
+
+  /** The ce_sigalg name of a key (section 1), or null. */
+  static String keyAlgorithm(PublicKey key) {
+    if (key.getAlgorithm().equals("EdDSA") || key.getAlgorithm().equals("Ed25519")) {
+      return "ed25519";
+    }
+    if (key instanceof ECPublicKey ec
+        && ec.getParams().getCurve().equals(P256.getCurve())
+        && ec.getParams().getOrder().equals(P256.getOrder())) {
+      return "ecdsa-p256-sha256";
+    }
+    return null;
   }
 
   static boolean verifySignature(PublicKey key, byte[] signature, byte[] input) {
@@ -479,7 +485,8 @@ public final class Verifier {
 
   record Accepted(String sender, byte[] input, byte[] plain) {}
 
-  Accepted verify(List<Header> headers, byte[] value) throws Exception {
+  /** Checks one record; {@code appended} is the broker's append time (null when unknown). */
+  Accepted verify(List<Header> headers, byte[] value, Instant appended) throws Exception {
     Envelope env = parseEnvelope(headers);
     String source = env.attrs.get("ce_source");
     String sender = source.startsWith(NODE_URN) ? source.substring(NODE_URN.length()) : "";
@@ -493,7 +500,11 @@ public final class Verifier {
     NodeKey key = trusted(cert, trustList);
     Instant notBefore = max(cert.getNotBefore().toInstant(), key.ca().getNotBefore().toInstant());
     Instant notAfter = min(cert.getNotAfter().toInstant(), key.ca().getNotAfter().toInstant());
-    if (env.time.isBefore(notBefore) || env.time.isAfter(notAfter)) {
+    Instant judged = env.time; // section 4, "Judged time"
+    if (appended != null) {
+      judged = max(judged, min(appended, now).minus(skew));
+    }
+    if (env.time.isBefore(notBefore) || judged.isAfter(notAfter)) {
       throw new Refusal("certificate-not-valid-at-time", "outside validity");
     }
     if (key.country() == null
@@ -505,7 +516,7 @@ public final class Verifier {
       throw new Refusal("source-mismatch", "another node's key");
     }
     Instant revokedAt = revoked.get(env.attrs.get("ce_keyid"));
-    if (revokedAt != null && !env.time.isBefore(revokedAt)) {
+    if (revokedAt != null && !judged.isBefore(revokedAt)) {
       throw new Refusal("revoked", "revoked");
     }
     byte[] input = env.signingInput(value);
@@ -631,7 +642,8 @@ public final class Verifier {
           "superseded",
           "cessation-of-operation");
 
-  Map<String, Object> applyAnnouncement(List<Header> headers, byte[] value) throws Exception {
+  Map<String, Object> applyAnnouncement(List<Header> headers, byte[] value, byte[] recordKey)
+      throws Exception {
     Envelope env = parseEnvelope(headers);
     if (!env.attrs.get("ce_type").equals("org.ilstc.customs.keyannouncement.v1")
         || !env.attrs.get("content-type").equals("application/json")) {
@@ -650,7 +662,8 @@ public final class Verifier {
     if (!env.attrs.get("ce_source").equals("urn:ilstc:ca:" + caCountry)) {
       throw new Refusal("source-mismatch", "another CA's URN");
     }
-    if (!verifySignature(ca.getPublicKey(), env.signature, env.signingInput(value))) {
+    if (!env.attrs.get("ce_sigalg").equals(keyAlgorithm(ca.getPublicKey()))
+        || !verifySignature(ca.getPublicKey(), env.signature, env.signingInput(value))) {
       throw new Refusal("bad-signature", "signature");
     }
     JsonNode body;
@@ -681,13 +694,18 @@ public final class Verifier {
     if (!caCountry.equals(key.caCountry()) || !caCountry.equals(key.country())) {
       throw new Refusal("country-mismatch", "another country's node");
     }
-    String announced = keyId(cert.getPublicKey());
+    String announcedKey = keyId(cert.getPublicKey());
+    String announced = kind.equals("revocation") ? "revoked:" + announcedKey : announcedKey;
     if (!announced.equals(env.attrs.get("ce_subject"))) {
-      throw new Refusal("malformed-announcement", "ce_subject is not the announced key id");
+      throw new Refusal("malformed-announcement", "ce_subject is not what it announces");
+    }
+    if (recordKey == null
+        || !announced.equals(new String(recordKey, StandardCharsets.ISO_8859_1))) {
+      throw new Refusal("malformed-announcement", "the record key is not what it announces");
     }
     Map<String, Object> result = new TreeMap<>();
     result.put("kind", kind);
-    result.put("key_id", announced);
+    result.put("key_id", announcedKey);
     result.put("node_id", key.nodeId());
     if (kind.equals("revocation")) {
       String revokedAt = body.path("revoked_at").asText("");
@@ -790,9 +808,17 @@ public final class Verifier {
     JsonNode expected = vector.get("expected");
     String want = expected.get("outcome").asText();
     String wantCode = expected.path("code").asText("");
+    byte[] recordKey =
+        vector.path("key_base64").isTextual()
+            ? Base64.getDecoder().decode(vector.get("key_base64").asText())
+            : null;
+    Instant appended =
+        vector.path("appended_at").isTextual()
+            ? parseTime(vector.get("appended_at").asText())
+            : null;
     try {
       if (vector.get("kind").asText().equals("announcement")) {
-        Map<String, Object> result = applyAnnouncement(headers, value);
+        Map<String, Object> result = applyAnnouncement(headers, value, recordKey);
         if (!want.equals("accept")) {
           return "accepted, want refuse " + wantCode;
         }
@@ -801,7 +827,7 @@ public final class Verifier {
         }
         return null;
       }
-      Accepted got = verify(headers, value);
+      Accepted got = verify(headers, value, appended);
       if (!want.equals("accept")) {
         return "accepted, want refuse " + wantCode;
       }
