@@ -247,3 +247,39 @@ def test_retention_must_cover_the_skew_window(corridor: Corridor, clock: FakeClo
             replay=MemoryReplayStore(timedelta(minutes=10), clock),
             clock=clock,
         )
+
+
+def test_a_revoked_key_cannot_sign_new_records_by_backdating_ce_time(
+    corridor: Corridor, clock: FakeClock, send: Send
+) -> None:
+    keys = corridor.keystore()
+    revoked_at = START + timedelta(hours=1)
+    keys.revoke(corridor.nodes["CN-CQ"].key_id, revoked_at)
+    clock.advance(3 * 3600)
+    verifier = make_verifier(keys, clock)
+    # The thief dates the record before the revocation; Kafka appended it just now.
+    backdated = send(time=START + timedelta(minutes=30), message_id="backdated")
+    with pytest.raises(SignatureError) as caught:
+        verifier.verify(backdated, VALUE, appended_at=clock.now())
+    assert caught.value.code == "revoked"
+    # A record really sent before the revocation and read late keeps verifying.
+    verifier.verify(backdated, VALUE, appended_at=START + timedelta(minutes=30, seconds=1))
+
+
+def test_an_expired_certificate_cannot_sign_by_backdating_ce_time(
+    corridor: Corridor, send: Send
+) -> None:
+    certificate, signer = forge_node_certificate(
+        corridor.cas["CN"], node_id="CN-CQ", country="CN", not_after=START + timedelta(days=1)
+    )
+    keys = corridor.keystore()
+    keys.add(certificate)
+    now = START + timedelta(days=3)
+    verifier = make_verifier(keys, FakeClock(now))
+    headers = send(signer=signer, time=START + timedelta(hours=23))  # inside the validity
+    with pytest.raises(SignatureError) as caught:
+        verifier.verify(headers, VALUE, appended_at=now)
+    assert caught.value.code == "certificate-not-valid-at-time"
+    assert "judged at" in str(caught.value)
+    # Within the allowed skew of the append time is still fine (clocks differ a little).
+    verifier.verify(headers, VALUE, appended_at=START + timedelta(hours=23, minutes=4))
