@@ -19,9 +19,13 @@ TOO_MANY = "too_many_items"
 
 
 class Limits(NamedTuple):
+    """Defaults: twice what a real declaration needs (999 goods items is the WCO maximum), low
+    enough that the largest record they let through costs a node well under a second to decode,
+    validate and render (tests/unit/node/test_bounded_cost.py prints it)."""
+
     bytes_per_value: int = 16 * 1024  # a model string is at most 4 096 characters
-    items_per_collection: int = 10_000
-    total_items: int = 100_000
+    items_per_collection: int = 2_000
+    total_items: int = 50_000
 
 
 DEFAULT_LIMITS: Final = Limits()
