@@ -109,7 +109,7 @@ class Envelope(NamedTuple):
     extensions: tuple[tuple[str, str], ...]  # unknown signed `ce_*` attributes: kept, unused
     signature: bytes  # b"" until signed
     attributes: tuple[Header, ...]  # the covered headers, sorted by name, bytes as received
-    signed_lines: bytes  # `name=value\n` for each of `attributes`, ready to sign
+    signed_lines: bytes  # `name=value\n` for each of `attributes` (v2: ce_time canonical)
     version: int  # 2, or 1 for a record without ce_sigheaders
 
     def signing_input(self, value: bytes) -> bytes:
@@ -288,12 +288,18 @@ def _parse(headers: Sequence[Header]) -> Envelope:
     if version == 2 and dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
         raise _malformed("header ce_dataschema is not an absolute URI")
     attributes = tuple(sorted(covered.items()))
+    time = _time(attrs["ce_time"])
+    signed = attributes
+    if version == 2:  # v2 signs the instant, not its spelling (docs/signing.md section 3.2)
+        canonical = format_time(time).encode("ascii")
+        if canonical != covered["ce_time"]:
+            signed = tuple((n, canonical if n == "ce_time" else v) for n, v in attributes)
     known = _KNOWN | {SIGNED_HEADERS}
     return Envelope(
         id=attrs["ce_id"],
         source=attrs["ce_source"],
         type=attrs["ce_type"],
-        time=_time(attrs["ce_time"]),
+        time=time,
         content_type=attrs[CONTENT_TYPE],
         sigalg=attrs["ce_sigalg"],
         keyid=_key_id("ce_keyid", attrs["ce_keyid"]),
@@ -306,7 +312,7 @@ def _parse(headers: Sequence[Header]) -> Envelope:
         else tuple(sorted((k, v) for k, v in attrs.items() if k not in known)),
         signature=b"" if signature is None else _base64(SIGNATURE_HEADER, signature),
         attributes=attributes,
-        signed_lines=b"".join([_line_prefix(name) + value + b"\n" for name, value in attributes]),
+        signed_lines=b"".join([_line_prefix(name) + value + b"\n" for name, value in signed]),
         version=version,
     )
 

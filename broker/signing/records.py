@@ -184,8 +184,9 @@ def receipt_record(
 
 
 def canonical_json(body: Mapping[str, object]) -> bytes:
-    """Keys sorted, no spaces, ASCII escapes: one byte string per body."""
-    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("ascii")
+    """Keys sorted, `", "` and `": "` separators, ASCII escapes: one byte string per body, and
+    the one the CloudEvents SDK's JSON format writes back when a relay re-serializes it."""
+    return json.dumps(body, sort_keys=True).encode("ascii")
 
 
 def directory_entry(

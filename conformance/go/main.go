@@ -315,7 +315,11 @@ func (e *envelope) signingInput(value []byte) []byte {
 	for _, h := range e.covered {
 		b.WriteString(h.name)
 		b.WriteByte('=')
-		b.Write(h.value)
+		if e.version == 2 && h.name == "ce_time" { // v2 signs the instant (section 3.2)
+			b.WriteString(e.time.UTC().Format("2006-01-02T15:04:05.000000Z"))
+		} else {
+			b.Write(h.value)
+		}
 		b.WriteByte('\n')
 	}
 	digest := sha256.Sum256(value)

@@ -52,6 +52,10 @@ def spec_signing_input(headers: list[Header], value: bytes) -> bytes:
     else:
         names = [*listing.decode("ascii").split(","), "ce_sigheaders"]
         magic = b"ilstc-ce-signature-v2\n"
+    if listing is not None:  # v2 signs ce_time as its instant, in the writers' form
+        moment = parse_time(values["ce_time"].decode("ascii"))
+        assert moment is not None
+        values["ce_time"] = format_time(moment).encode("ascii")
     lines = b"".join(name.encode("ascii") + b"=" + values[name] + b"\n" for name in sorted(names))
     digest = hashlib.sha256(value).hexdigest().encode("ascii")
     return magic + lines + b"value-sha256=" + digest + b"\n"
@@ -109,6 +113,19 @@ def test_signing_input_follows_the_spec_in_any_header_order(send: Send) -> None:
     assert signing_input(headers, VALUE) == expected
     assert signing_input(shuffled, VALUE) == expected
     assert parse_envelope(shuffled).signing_input(VALUE) == expected
+
+
+def test_ce_time_is_signed_as_its_instant(corridor: Corridor, send: Send) -> None:
+    """A relay that spells ce_time another way (the SDKs do) keeps the signature valid."""
+    headers = send()
+    verifier = make_verifier(corridor.keystore(), FakeClock(START))
+    for spelling in (b"2026-11-29T08:00:00Z", b"2026-11-29T16:00:00.000000000+08:00"):
+        respelled = replace_header(headers, "ce_time", spelling)
+        assert signing_input(respelled, VALUE) == signing_input(headers, VALUE)
+        verifier.release(verifier.verify(respelled, VALUE))
+    later = replace_header(headers, "ce_time", b"2026-11-29T08:00:00.000001Z")
+    with pytest.raises(SignatureError, match="bad-signature"):
+        verifier.verify(later, VALUE)
 
 
 def test_a_relay_may_add_unsigned_extensions(corridor: Corridor, send: Send) -> None:

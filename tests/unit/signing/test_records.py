@@ -83,7 +83,7 @@ def test_a_directory_entry_is_canonical_json_keyed_by_its_subject(corridor: Corr
         time=START,
     )
     assert entry.value == json.dumps(
-        {"district": "重庆", "node_id": "CN-CQ", "partitions": 3}, separators=(",", ":")
+        {"district": "重庆", "node_id": "CN-CQ", "partitions": 3}
     ).encode("ascii")
     envelope = parse_envelope(entry.headers)
     assert (envelope.source, envelope.subject, envelope.content_type) == (

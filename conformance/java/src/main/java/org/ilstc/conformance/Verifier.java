@@ -30,6 +30,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -106,6 +107,8 @@ public final class Verifier {
           "ce_sigalg", "ce_keyid", "ce_signature");
   static final String NODE_URN = "urn:ilstc:node:";
   static final HexFormat HEX = HexFormat.of();
+  static final DateTimeFormatter WRITER_TIME =
+      DateTimeFormatter.ofPattern("uuuu-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
 
   // ------------------------------------------------------------ section 2: the envelope
 
@@ -124,7 +127,11 @@ public final class Verifier {
               .getBytes(StandardCharsets.US_ASCII));
       for (Map.Entry<String, byte[]> header : covered.entrySet()) {
         out.writeBytes((header.getKey() + "=").getBytes(StandardCharsets.US_ASCII));
-        out.writeBytes(header.getValue());
+        if (version == 2 && header.getKey().equals("ce_time")) { // v2 signs the instant (3.2)
+          out.writeBytes(WRITER_TIME.format(time).getBytes(StandardCharsets.US_ASCII));
+        } else {
+          out.writeBytes(header.getValue());
+        }
         out.write('\n');
       }
       String digest = HEX.formatHex(MessageDigest.getInstance("SHA-256").digest(value));
