@@ -191,6 +191,7 @@ def goods_items(draw: st.DrawFn, line_number: int | None = None) -> GoodsItem:
         hs6=hs6,
         tariff_line=draw(st.none() | st.text(string.digits, max_size=7).map(hs6.__add__)),
         description=draw(corridor_text(80)),
+        specification=draw(st.none() | corridor_text(60)),
         origin_country=draw(countries()),
         quantity=draw(quantities()),
         quantity_unit=draw(st.sampled_from(["KGM", "TNE", "LTR", "MTK", "H87", "C62", "SET"])),

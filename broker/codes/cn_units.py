@@ -26,6 +26,7 @@ CN_UNITS: Final = CodeTable[str](
     to_canonical=read_only(
         {
             "001": "SET",  # 台 set (machines)
+            "003": "NAR",  # 辆 vehicle: Rec 20 has no vehicle unit, number of articles [check]
             "007": "H87",  # 个 piece
             "011": "C62",  # 件 item; [check] NAR (number of articles) is the other candidate
             "025": "PR",  # 双 pair [check]

@@ -17,6 +17,7 @@ from typing import Final, Protocol
 from uuid import UUID, uuid5
 
 from broker.errors import Problem
+from broker.formats.problems import Reading
 from broker.model import Declaration
 
 MIB: Final = 1024 * 1024
@@ -94,7 +95,13 @@ class FormatAdapter(Protocol):
     @property
     def file_extension(self) -> str: ...
 
-    def parse(self, data: bytes, *, source: str = "") -> Declaration: ...
+    def read(self, data: bytes, *, source: str = "") -> Reading:
+        """Every declaration in the document and the warnings on them; `FormatError` if none."""
+        ...
+
+    def parse(self, data: bytes, *, source: str = "") -> Declaration:
+        """The document's one declaration (`read`, then `Reading.only`)."""
+        ...
 
     def render(
         self, declaration: Declaration, *, require_mandatory: bool = True

@@ -1,6 +1,6 @@
 """The canonical customs declaration every national format is mapped to and from.
 
-It mirrors the latest Avro schema, `schemas/declaration.v2.avsc`, field for field (a test proves
+It mirrors the latest Avro schema, `schemas/declaration.v3.avsc`, field for field (a test proves
 it); the field docs there give each element's meaning and WCO Data Model ID. Models are frozen and
 use tuples, so a declaration can be passed between threads and tasks without copies.
 
@@ -191,6 +191,7 @@ class GoodsItem(CanonicalModel):
     hs6: Hs6
     tariff_line: NationalTariffLine | None = None
     description: Text
+    specification: Text | None = None
     origin_country: CountryCode
     quantity: Quantity
     quantity_unit: Rec20Unit

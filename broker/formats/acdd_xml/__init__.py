@@ -13,9 +13,10 @@ from __future__ import annotations
 from typing import Final
 
 from broker.formats.acdd_xml.layout import CAPABILITIES, FORMAT_ID
-from broker.formats.acdd_xml.parse import parse_acdd_xml
+from broker.formats.acdd_xml.parse import read_acdd_xml
 from broker.formats.acdd_xml.render import render_acdd_xml
 from broker.formats.base import ParseLimits, RenderResult
+from broker.formats.problems import Reading
 from broker.model import Declaration
 
 
@@ -30,8 +31,11 @@ class AcddXmlAdapter:
     def __init__(self, limits: ParseLimits | None = None) -> None:
         self._limits = limits or ParseLimits()
 
+    def read(self, data: bytes, *, source: str = "") -> Reading:
+        return read_acdd_xml(data, source=source, limits=self._limits)
+
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
-        return parse_acdd_xml(data, source=source, limits=self._limits)
+        return self.read(data, source=source).only(source)
 
     def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
         return render_acdd_xml(declaration, require_mandatory=require_mandatory)

@@ -14,6 +14,7 @@ from broker.model import DeclarationKind
 
 FORMAT_ID: Final = "acdd-xml"
 NAMESPACE: Final = "urn:ilstc:broker:acdd:1"
+EXTENSION_PREFIX: Final = f"{FORMAT_ID}:"
 
 # Declaration TypeCode (WCO D013 in words: export, import, transit); the broker's own codes.
 TYPE_CODES: Final = {
@@ -52,7 +53,8 @@ PARTY_FIELDS: Final = (
     "country",
 )
 ITEM_FIELDS: Final = (
-    "line_number", "hs6", "tariff_line", "description", "origin_country", "quantity",
+    "line_number", "hs6", "tariff_line", "description", "specification", "origin_country",
+    "quantity",
     "quantity_unit", "net_mass_kg", "gross_mass_kg", "value", "value_currency", "procedure_code",
     "preference.agreement", "preference.certificate_number", "package_count", "package_kind",
 )  # fmt: skip

@@ -2,7 +2,7 @@
 
 The layout is the one `acdd_xml.render` writes. Masses may be given in KGM, TNE or GRM and are
 converted to kilograms exactly; the departure date-time must carry a UTC offset. Besides the
-model's own checks, every one of the fifteen mandatory ACDD data items must be present.
+model's own checks, each of the fifteen mandatory ACDD data items that is absent is a warning.
 """
 
 from __future__ import annotations
@@ -10,18 +10,26 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from broker.formats.acdd_xml.layout import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
+from broker.formats.acdd_xml.layout import (
+    EXTENSION_PREFIX,
+    FORMAT_ID,
+    NAMESPACE,
+    TYPE_CODES,
+    missing_items,
+)
 from broker.formats.acdd_xml.values import ValueReader
+from broker.formats.acdd_xml.wco import WCO_NAMESPACES, read_wco
 from broker.formats.base import ParseLimits
 from broker.formats.normalize import offset_minutes, parse_count, parse_decimal
 from broker.formats.paths import flatten
-from broker.formats.problems import ProblemLog
-from broker.formats.xml.read import Children, XmlNode, read_xml
+from broker.formats.problems import ProblemLog, Reading
+from broker.formats.xml.read import Children, XmlNode, leaves_under, read_xml
 from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
 
 T = TypeVar("T")
 
 _KINDS: Final = {code: kind for kind, code in TYPE_CODES.items()}
+_NAMESPACES: Final = frozenset({NAMESPACE, *WCO_NAMESPACES})
 _PARTIES: Final = {
     "Exporter": "exporter",
     "Consignee": "importer",
@@ -52,15 +60,23 @@ def parse_acdd_xml(
     data: bytes, *, source: str = "", limits: ParseLimits | None = None
 ) -> Declaration:
     """A canonical declaration from `acdd-xml`, or `FormatError` listing every problem."""
+    return read_acdd_xml(data, source=source, limits=limits).only(source)
+
+
+def read_acdd_xml(data: bytes, *, source: str = "", limits: ParseLimits | None = None) -> Reading:
+    """The declaration in an `acdd-xml` document and the warnings, or `FormatError`."""
     log = ProblemLog(FORMAT_ID, source)
-    root = read_xml(
-        data, log=log, limits=limits or ParseLimits(), namespaces=frozenset({NAMESPACE})
-    )
+    root = read_xml(data, log=log, limits=limits or ParseLimits(), namespaces=_NAMESPACES)
     if root is None:
         raise log.fail("cannot read the XML document")
+    if root.tag in ("Declaration", "MetaData"):
+        return log.reading(read_wco(root, data, log), root=root.path)
     if root.tag != "ACDD":
         log.add(
-            "root element must be ACDD", location=root.path, value=root.tag, code="unknown_element"
+            "root element must be ACDD, or a WCO Data Model Declaration or MetaData",
+            location=root.path,
+            value=root.tag,
+            code="unknown_element",
         )
         raise log.fail("not an ACDD document")
     read = ValueReader(log)
@@ -99,15 +115,17 @@ def parse_acdd_xml(
         "extensions": _extensions(read, body),
     }
     log.locate("goods_items", body.where("GoodsItem"))
+    # A missing ACDD item does not stop the document being a declaration: a warning, which
+    # `validate --strict` turns into a failure (the renderer still refuses to write one).
     for item, path in missing_items(flatten(declaration), len(declaration["goods_items"])):
         if not log.reported(path):
-            log.add(
+            log.warn(
                 f"mandatory ACDD data item {item!r} is missing",
                 field=path,
                 location=log.location_of(path, "/ACDD/Declaration"),
                 code="mandatory_missing",
             )
-    return log.declaration(declaration, root="/ACDD")
+    return log.reading(declaration, root="/ACDD")
 
 
 def _amount(
@@ -233,7 +251,7 @@ def _goods_item(read: ValueReader, node: XmlNode, index: int) -> dict[str, Any]:
         item.first("Commodity"),
         read.log,
         path=f"{node.path}/Commodity",
-        once=("Description",),
+        once=("Description", "Specification"),
         repeated=("Classification",),
     )
     measure = Children(
@@ -265,6 +283,7 @@ def _goods_item(read: ValueReader, node: XmlNode, index: int) -> dict[str, Any]:
     return {
         "line_number": read.value(item, "SequenceNumeric", f"{field}.line_number", parse_count),
         "description": read.text(commodity, "Description", f"{field}.description"),
+        "specification": read.text(commodity, "Specification", f"{field}.specification"),
         **_classifications(read, commodity, field),
         "quantity": read.value(
             measure, "TariffQuantity", f"{field}.quantity", parse_decimal, "unitCode"
@@ -304,6 +323,9 @@ def _classifications(read: ValueReader, commodity: Children, field: str) -> dict
 
 def _extensions(read: ValueReader, body: Children) -> dict[str | None, str]:
     extensions: dict[str | None, str] = {}
+    for node in read.log.unread:  # elements this layout does not know, kept by path
+        for path, text in leaves_under(node, "/ACDD").items():
+            extensions[f"{EXTENSION_PREFIX}{path}"] = text
     for node in body.every("AdditionalInformation"):
         statement = Children(
             node, read.log, path=node.path, once=("StatementCode", "StatementDescription")

@@ -180,6 +180,7 @@ def _goods_item(index: int, ledger: RenderLedger) -> XmlElement | None:
                 "Commodity",
                 [
                     leaf("Description", take("description")),
+                    leaf("Specification", take("specification")),
                     _classification(take("hs6"), "HS"),
                     _classification(take("tariff_line"), "NTL"),
                 ],

@@ -1,7 +1,7 @@
 """Read the leaf values of a WCO Data Model style document, with their attributes.
 
 Amounts carry `currencyID`, measures `unitCode`, identifiers `schemeID`; any other attribute is
-reported, never ignored. Each value remembers its element, so the model's complaints point there.
+a warning. Each value remembers its element, so the model's complaints point there.
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ class ValueReader:
                 code="unexpected_element",
             )
         for name in node.attributes.keys() - set(attributes):
-            self.log.add(f"unknown attribute {name}", location=node.path, code="unknown_attribute")
+            self.log.warn(
+                f"unknown attribute {name} is ignored",
+                location=node.path,
+                value=node.attributes[name],
+                code="unknown_attribute",
+            )
         return node.text
 
     def value(

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from broker.errors import FormatError, Problem
 from broker.formats.base import LossReport, ParseLimits, RenderResult
 from broker.formats.paths import canonical_field_patterns, unencodable_text
+from broker.formats.problems import Reading
 from broker.model import Declaration, problems_from
 
 FORMAT_ID: Final = "canonical-json"
@@ -79,6 +80,9 @@ class CanonicalJsonAdapter:
 
     def __init__(self, limits: ParseLimits | None = None) -> None:
         self._limits = limits or ParseLimits()
+
+    def read(self, data: bytes, *, source: str = "") -> Reading:
+        return Reading((parse_canonical_json(data, source=source, limits=self._limits),))
 
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
         return parse_canonical_json(data, source=source, limits=self._limits)

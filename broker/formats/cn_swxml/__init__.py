@@ -15,8 +15,9 @@ from typing import Final
 
 from broker.formats.base import ParseLimits, RenderResult
 from broker.formats.cn_swxml.layout import CAPABILITIES, FORMAT_ID
-from broker.formats.cn_swxml.parse import parse_cn_swxml
+from broker.formats.cn_swxml.parse import read_cn_swxml
 from broker.formats.cn_swxml.render import render_cn_swxml
+from broker.formats.problems import Reading
 from broker.model import Declaration
 
 
@@ -31,8 +32,11 @@ class CnSwxmlAdapter:
     def __init__(self, limits: ParseLimits | None = None) -> None:
         self._limits = limits or ParseLimits()
 
+    def read(self, data: bytes, *, source: str = "") -> Reading:
+        return read_cn_swxml(data, source=source, limits=self._limits)
+
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
-        return parse_cn_swxml(data, source=source, limits=self._limits)
+        return self.read(data, source=source).only(source)
 
     def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
         # Nothing this format needs can be absent from a valid declaration: the flag is moot.

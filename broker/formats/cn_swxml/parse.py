@@ -1,80 +1,108 @@
-"""Parse China single window declaration XML into a canonical `Declaration`.
+"""Read China single window declaration XML into a canonical `Declaration`, tolerantly.
 
-Mapping (see `cn_swxml.layout` for the element lists and the module docs for the sources):
-IEFlag I/E -> kind; PreEntryId -> functional_reference; EntryId -> declaration_number;
-IEDate (Asia/Shanghai wall clock) -> issue_time in UTC with offset +08:00 kept; CustomMaster ->
-declaring_office; IEPort -> exit_office (export) or entry_office (import); the domestic party
-(TradeCoScc/TradeCode + TradeName) is the exporter of an export and the importer of an import,
+Mapping (the one-to-one elements are `layout.HEAD_LEAVES` / `LINE_LEAVES`): IEFlag I/E -> kind;
+PreEntryId -> functional_reference (empty before customs numbers the declaration: then
+DecSign/ClientSeqNo, then SeqNo, with a warning); IEDate (Asia/Shanghai wall clock) -> issue_time
+in UTC with offset +08:00 kept (empty before the goods move: then DDate, DecSign/SignDate, PDate,
+with a warning); IEPort -> exit_office (export) or entry_office (import); the domestic party
+(TradeCodeScc/TradeCode + TradeName) is the exporter of an export and the importer of an import,
 the overseas one the other; TrafMode via the China transport mode table; TransMode via the
 transaction terms table; TradeMode applies to every goods line; CodeTS keeps the national line
-and gives its HS6; GName and GModel together form the description (GModel is also kept as an
-extension so it is written back separately); GUnit via the unit table; country codes alpha-3 ->
-alpha-2. Every other known element is kept in `extensions`.
+and gives its HS6; GName is the description and GModel the specification; countries ISO alpha-3
+(or alpha-2, or China's older numeric table with a warning) -> alpha-2; currencies ISO or the
+older numeric table; DespPortCode/DistinatePort are places when they are UN/LOCODEs, else China
+port codes kept in extensions with a warning.
+
+Empty means absent. Every other element, known or never seen before (a warning), is kept in
+`extensions` under its path; no element is a reason to refuse a declaration.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
+from broker.codes.cn_legacy import CN_LEGACY_COUNTRIES, CN_LEGACY_CURRENCIES
+from broker.codes.cn_ports import read_port
 from broker.codes.cn_transaction_terms import CN_TRANSACTION_TERMS
 from broker.codes.cn_transport_modes import CN_TRANSPORT_MODES
-from broker.codes.cn_units import CN_UNITS
-from broker.codes.countries import alpha2
+from broker.codes.countries import alpha2, alpha3
 from broker.codes.currencies import currency
+from broker.codes.table import CodeTable, UnknownCodeError
 from broker.codes.time_zones import zone_for
 from broker.formats.base import ParseLimits, derived_message_id
 from broker.formats.cn_swxml.layout import (
+    ALIASES,
     CONTAINER,
     DEC_HEAD,
     DEC_LIST,
+    DEC_LIST_GROUPS,
     EXTENSION_PREFIX,
     FORMAT_ID,
+    HEAD_LEAVES,
+    LINE_LEAVES,
+    MESSAGE_VERSION,
     NAMESPACE,
     PASSTHROUGH_SECTIONS,
+    REFERENCE_FALLBACKS,
     SCHEME_CUSTOMS,
     SCHEME_OVERSEAS,
     SCHEME_USCC,
     SECTIONS,
+    TIME_FALLBACKS,
 )
-from broker.formats.normalize import hs6_of, offset_minutes, parse_count, parse_decimal
-from broker.formats.problems import ProblemLog
-from broker.formats.xml.read import XmlNode, read_xml
+from broker.formats.normalize import hs6_of, offset_minutes
+from broker.formats.problems import ProblemLog, Reading
+from broker.formats.xml.read import XmlNode, leaves_under, read_xml
 from broker.model import Declaration, DeclarationKind, MessageFunction
 
 T = TypeVar("T")
 
+_ROOT: Final = "/DecMessage"
+
 
 class _Leaves:
-    """The known leaf elements of one section; those no mapping uses become extensions."""
+    """The leaf elements of one section; those no mapping uses become extensions.
 
-    def __init__(self, node: XmlNode, known: tuple[str, ...], log: ProblemLog) -> None:
+    An unknown element is a warning and still kept; an element holding elements (a sub-group)
+    is kept whole under its path in `groups`.
+    """
+
+    def __init__(
+        self, node: XmlNode, known: tuple[str, ...], log: ProblemLog, groups: tuple[str, ...] = ()
+    ) -> None:
         self.path = node.path
         self._log = log
         self._nodes: dict[str, XmlNode] = {}
         self._used: set[str] = set()
+        self.groups: dict[str, str] = {}
         for child in node.children:
-            if child.tag not in known:
-                log.add(
-                    f"unknown element {child.tag} in {node.tag}",
+            tag = ALIASES.get(child.tag, child.tag)
+            if child.children:
+                if child.tag not in groups:
+                    log.warn(
+                        f"unknown group {child.tag} in {node.tag}: kept in extensions",
+                        location=child.path,
+                        code="unknown_element",
+                    )
+                self.groups.update(leaves_under(child, node.path))
+                continue
+            if tag not in known:
+                log.warn(
+                    f"unknown element {child.tag} in {node.tag}: kept in extensions",
                     location=child.path,
                     code="unknown_element",
                 )
-            elif child.children:
-                log.add(
-                    "expected a value, found elements",
-                    location=child.path,
-                    code="unexpected_element",
-                )
-            elif child.tag in self._nodes:
+            before = self._nodes.get(tag)
+            if before is None or not before.text:  # a filled one wins over an empty one
+                self._nodes[tag] = child
+            elif child.text and child.text != before.text:
                 log.add(
                     f"{child.tag} appears more than once",
                     location=child.path,
                     code="duplicate_element",
                 )
-            else:
-                self._nodes[child.tag] = child
 
     def where(self, name: str) -> str:
         node = self._nodes.get(name)
@@ -85,6 +113,13 @@ class _Leaves:
         node = self._nodes.get(name)
         return node.text if node and node.text else None
 
+    def blank(self, name: str) -> bool:
+        """Whether the element is absent, empty or only white space (not filled in yet)."""
+        return not (self.peek(name) or "").strip()
+
+    def present(self, name: str) -> bool:
+        return name in self._nodes
+
     def text(self, name: str, field: str) -> str | None:
         """Consume element `name` as the text of canonical `field`."""
         self._used.add(name)
@@ -92,25 +127,31 @@ class _Leaves:
         return self.peek(name)
 
     def value(self, name: str, field: str, convert: Callable[[str], T]) -> T | None:
+        """Element `name` converted (numbers and codes without surrounding blanks)."""
+        if convert is str:  # text is kept exactly as written
+            return self.text(name, field)  # type: ignore[return-value]
         text = self.text(name, field)
         return (
             None
             if text is None
-            else self._log.read(text, convert, field=field, location=self.where(name))
+            else self._log.read(text.strip(), convert, field=field, location=self.where(name))
         )
+
+    def keep(self, name: str) -> None:
+        """Leave element `name` for extensions even though a mapping looked at it."""
+        self._used.discard(name)
 
     def rest(self) -> dict[str, str]:
         """Elements not consumed by a mapping, empty ones included, for `extensions`."""
         return {n: node.text for n, node in self._nodes.items() if n not in self._used}
 
 
-def parse_cn_swxml(
-    data: bytes, *, source: str = "", limits: ParseLimits | None = None
-) -> Declaration:
-    """A canonical declaration from China single window XML, or `FormatError` with every problem."""
+def read_cn_swxml(data: bytes, *, source: str = "", limits: ParseLimits | None = None) -> Reading:
+    """The declaration in China single window XML and the warnings, or `FormatError`."""
     log = ProblemLog(FORMAT_ID, source)
-    limits = limits or ParseLimits()
-    root = read_xml(data, log=log, limits=limits, namespaces=frozenset({NAMESPACE}))
+    root = read_xml(
+        data, log=log, limits=limits or ParseLimits(), namespaces=frozenset({NAMESPACE})
+    )
     if root is None:
         raise log.fail("cannot read the XML document")
     if root.tag != "DecMessage":
@@ -121,73 +162,180 @@ def parse_cn_swxml(
             code="unknown_element",
         )
         raise log.fail("not a China single window declaration")
-    sections = _sections(root, log)
+    return log.reading(_declaration(root, data, log), root=_ROOT)
+
+
+def parse_cn_swxml(
+    data: bytes, *, source: str = "", limits: ParseLimits | None = None
+) -> Declaration:
+    """A canonical declaration from China single window XML, or `FormatError` with every problem."""
+    return read_cn_swxml(data, source=source, limits=limits).only(source)
+
+
+def _declaration(root: XmlNode, data: bytes, log: ProblemLog) -> dict[str, Any]:
+    sections, extensions = _sections(root, log)
     head = _Leaves(sections["DecHead"], DEC_HEAD, log)
+    signature = _Leaves(sections["DecSign"], PASSTHROUGH_SECTIONS["DecSign"], log)
+    leaves = {"DecHead": head, "DecSign": signature}
     kind = head.value("IEFlag", "kind", _kind)
-    issue_time = head.value("IEDate", "issue_time", _china_time)
-    log.locate("issue_time_offset_minutes", head.where("IEDate"))
+    issue_time = _issue_time(leaves, log)
     procedure = (head.text("TradeMode", "goods_items"), head.where("TradeMode"))
-    goods, extensions = _goods(sections.get("DecLists"), procedure, log)
+    goods, line_extensions = _goods(sections.get("DecLists"), procedure, log)
     containers, container_extensions = _containers(sections.get("DecContainers"), log)
     declaration: dict[str, Any] = {
         "message_id": derived_message_id(FORMAT_ID, data),
-        "functional_reference": head.text("PreEntryId", "functional_reference"),
-        "declaration_number": head.text("EntryId", "declaration_number"),
+        "functional_reference": _reference(leaves, log),
         "kind": kind,
         "function": MessageFunction.ORIGINAL,
         "issue_time": issue_time,
         "issue_time_offset_minutes": offset_minutes(issue_time) if issue_time else None,
-        "declaring_office": head.text("CustomMaster", "declaring_office"),
-        "exit_place": head.text("DespPortCode", "exit_place"),
-        "entry_place": head.text("DistinatePort", "entry_place"),
+        "exit_place": _place(head, "DespPortCode", "exit_place", log),
+        "entry_place": _place(head, "DistinatePort", "entry_place", log),
         "transport": {
             "mode": head.value("TrafMode", "transport.mode", CN_TRANSPORT_MODES.canonical),
-            "means_identity": head.text("TrafName", "transport.means_identity"),
             "containers": containers,
         },
         "declarant": _domestic_party(head, "declarant", "AgentCodeScc", "AgentCode", "AgentName"),
-        "total_gross_mass_kg": head.value("GrossWet", "total_gross_mass_kg", parse_decimal),
-        "total_package_count": head.value("PackNo", "total_package_count", parse_count),
         "incoterm": _incoterm(head, log),
         "goods_items": goods,
     }
+    for leaf in HEAD_LEAVES:
+        _put(declaration, leaf.field, head.value(leaf.element, leaf.field, leaf.codec.read))
     importing = kind is DeclarationKind.IMPORT
     office = "entry_office" if importing else "exit_office"
     declaration[office] = head.text("IEPort", office)
     domestic, overseas = ("importer", "exporter") if importing else ("exporter", "importer")
-    declaration[domestic] = _domestic_party(head, domestic, "TradeCoScc", "TradeCode", "TradeName")
+    scc = "TradeCodeScc"
+    declaration[domestic] = _domestic_party(head, domestic, scc, "TradeCode", "TradeName")
     declaration[overseas] = _overseas_party(head, overseas, importing=importing)
+    extensions.update(line_extensions)
     extensions.update(container_extensions)
-    extensions.update({f"{EXTENSION_PREFIX}DecHead/{n}": t for n, t in head.rest().items()})
-    for name, known in PASSTHROUGH_SECTIONS.items():
-        if name in sections:
-            leaves = _Leaves(sections[name], known, log)
-            extensions.update(
-                {f"{EXTENSION_PREFIX}{name}/{n}": t for n, t in leaves.rest().items()}
-            )
+    for name, section in leaves.items():
+        extensions.update(_prefixed(name, section))
+    if "DecFreeTxt" in sections:
+        free_text = _Leaves(sections["DecFreeTxt"], PASSTHROUGH_SECTIONS["DecFreeTxt"], log)
+        extensions.update(_prefixed("DecFreeTxt", free_text))
+    if MESSAGE_VERSION in root.attributes:
+        extensions[f"{EXTENSION_PREFIX}DecMessage@{MESSAGE_VERSION}"] = root.attributes[
+            MESSAGE_VERSION
+        ]
     declaration["extensions"] = extensions
-    return log.declaration(declaration, root="/DecMessage")
+    return declaration
 
 
-def _sections(root: XmlNode, log: ProblemLog) -> dict[str, XmlNode]:
+def _prefixed(name: str, section: _Leaves) -> dict[str, str]:
+    found = {f"{EXTENSION_PREFIX}{name}/{n}": t for n, t in section.rest().items()}
+    found.update({f"{EXTENSION_PREFIX}{name}/{path}": t for path, t in section.groups.items()})
+    return found
+
+
+def _put(target: dict[str, Any], field: str, value: Any) -> None:
+    *parents, name = field.split(".")
+    for parent in parents:
+        target = target.setdefault(parent, {})
+    target[name] = value
+
+
+def _sections(root: XmlNode, log: ProblemLog) -> tuple[dict[str, XmlNode], dict[str, str]]:
+    """The mapped sections by name, and every other section kept whole as extensions."""
     sections: dict[str, XmlNode] = {}
+    kept: dict[str, str] = {}
+    mapped = ("DecHead", "DecLists", "DecContainers", *PASSTHROUGH_SECTIONS)
     for child in root.children:
+        if child.tag in mapped:
+            if child.tag in sections:
+                log.add(
+                    f"{child.tag} appears more than once",
+                    location=child.path,
+                    code="duplicate_element",
+                )
+            else:
+                sections[child.tag] = child
+            continue
         if child.tag not in SECTIONS:
-            log.add(
-                f"section {child.tag} is not supported by this adapter",
+            log.warn(
+                f"unknown section {child.tag}: kept in extensions",
                 location=child.path,
                 code="unknown_element",
             )
-        elif child.tag in sections:
-            log.add(
-                f"{child.tag} appears more than once", location=child.path, code="duplicate_element"
-            )
-        else:
-            sections[child.tag] = child
+        kept.update(
+            {f"{EXTENSION_PREFIX}{path}": text for path, text in leaves_under(child, _ROOT).items()}
+        )
     if "DecHead" not in sections:
-        log.add("DecHead is missing", location="/DecMessage", field="kind", code="missing_element")
-        sections["DecHead"] = XmlNode("DecHead", "/DecMessage/DecHead", "", {}, ())
-    return sections
+        log.add("DecHead is missing", location=_ROOT, field="kind", code="missing_element")
+    for name in ("DecHead", "DecSign"):
+        sections.setdefault(name, XmlNode(name, f"{_ROOT}/{name}", "", {}, ()))
+    return sections, kept
+
+
+def _reference(leaves: dict[str, _Leaves], log: ProblemLog) -> str | None:
+    """PreEntryId, or before customs numbers the declaration the first identifier it carries."""
+    head = leaves["DecHead"]
+    reference = head.text("PreEntryId", "functional_reference")
+    if not head.blank("PreEntryId"):
+        return reference
+    head.keep("PreEntryId")
+    for section, name in REFERENCE_FALLBACKS:
+        found = leaves[section].peek(name)
+        if found is not None:
+            log.warn(
+                f"PreEntryId is empty (not yet numbered by customs): {section}/{name} is the "
+                "functional reference",
+                location=head.where("PreEntryId"),
+                field="functional_reference",
+                value=found,
+                code="reference_fallback",
+            )
+            log.locate("functional_reference", leaves[section].where(name))
+            return found
+    return None
+
+
+def _issue_time(leaves: dict[str, _Leaves], log: ProblemLog) -> datetime | None:
+    """IEDate, or before the goods move the first other time the message carries."""
+    head = leaves["DecHead"]
+    log.locate("issue_time_offset_minutes", head.where("IEDate"))
+    if not head.blank("IEDate"):
+        return head.value("IEDate", "issue_time", _china_time)
+    head.text("IEDate", "issue_time")
+    head.keep("IEDate")
+    for section, name in TIME_FALLBACKS:
+        text = leaves[section].peek(name)
+        if text is None:
+            continue
+        moment = log.read(
+            text, _china_time, field="issue_time", location=leaves[section].where(name)
+        )
+        if moment is not None:
+            log.warn(
+                f"IEDate is empty (goods not yet moved): {section}/{name} is the issue time",
+                location=head.where("IEDate"),
+                field="issue_time",
+                value=text,
+                code="time_fallback",
+            )
+        return moment
+    return None
+
+
+def _place(head: _Leaves, name: str, field: str, log: ProblemLog) -> str | None:
+    """A UN/LOCODE, or None with the China port code kept in extensions and a warning."""
+    code = head.peek(name)
+    log.locate(field, head.where(name))
+    if code is None:
+        return None
+    port = read_port(code)
+    if port.locode is not None:
+        head.text(name, field)
+        return port.locode
+    log.warn(
+        f"{port.note}: kept in extensions, {field} left empty",
+        location=head.where(name),
+        field=field,
+        value=code,
+        code="not_a_locode",
+    )
+    return None
 
 
 def _kind(flag: str) -> DeclarationKind:
@@ -198,12 +346,29 @@ def _kind(flag: str) -> DeclarationKind:
     raise ValueError("IEFlag must be I (import) or E (export)")
 
 
+# Times as real clients write them: compact, with separators, with hundredths or milliseconds.
+_TIME_FORMATS: Final = {
+    8: "%Y%m%d",
+    10: "%Y-%m-%d",
+    14: "%Y%m%d%H%M%S",
+    19: "%Y-%m-%d %H:%M:%S",
+}
+
+
 def _china_time(text: str) -> datetime:
-    """IEDate, `YYYYMMDD` or `YYYYMMDDhhmmss` on a clock in China, as an aware datetime."""
-    formats = {8: "%Y%m%d", 14: "%Y%m%d%H%M%S"}
-    if len(text) not in formats or not text.isdigit():
-        raise ValueError("IEDate must be YYYYMMDD or YYYYMMDDhhmmss")
-    wall_clock = datetime.strptime(text, formats[len(text)])  # noqa: DTZ007 - zone added next
+    """A time on a clock in China (IEDate, DDate, SignDate ...) as an aware datetime.
+
+    `YYYYMMDD`, `YYYYMMDDhhmmss` (with 2 or 3 more digits of fractions, as DecSign/SignDate
+    has them), `YYYY-MM-DD` or `YYYY-MM-DD hh:mm:ss`.
+    """
+    compact = text[:14] if len(text) in (16, 17) and text.isdigit() else text
+    form = _TIME_FORMATS.get(len(compact))
+    if form is None:
+        raise ValueError("a China date must be YYYYMMDD, YYYYMMDDhhmmss or YYYY-MM-DD[ hh:mm:ss]")
+    try:
+        wall_clock = datetime.strptime(compact, form)  # noqa: DTZ007 - zone added next
+    except ValueError:
+        raise ValueError(f"not a date of the form {form}") from None
     return wall_clock.replace(tzinfo=zone_for("CN"))
 
 
@@ -256,41 +421,87 @@ def _goods(
     `procedure` is DecHead's TradeMode and where it is: China declares one supervision mode
     for all lines, the canonical model one per line.
     """
-    log.locate("goods_items", lists.path if lists else "/DecMessage/DecLists")
-    items, extensions = [], {}
-    for index, node in enumerate(lists.children if lists else ()):
+    log.locate("goods_items", lists.path if lists else f"{_ROOT}/DecLists")
+    items: list[dict[str, Any]] = []
+    extensions: dict[str, str] = {}
+    for node in lists.children if lists else ():
         if node.tag != "DecList":
-            log.add(
-                f"unknown element {node.tag} in DecLists",
+            log.warn(
+                f"unknown element {node.tag} in DecLists: kept in extensions",
                 location=node.path,
                 code="unknown_element",
             )
+            extensions.update(
+                {f"{EXTENSION_PREFIX}{p}": t for p, t in leaves_under(node, _ROOT).items()}
+            )
             continue
-        line = _Leaves(node, DEC_LIST, log)
-        field = f"goods_items.{index}"
+        line = _Leaves(node, DEC_LIST, log, DEC_LIST_GROUPS)
+        field = f"goods_items.{len(items)}"
         log.locate(field, node.path)
         log.locate(f"{field}.procedure_code", procedure[1])
         log.locate(f"{field}.tariff_line", line.where("CodeTS"))
         code = line.value("CodeTS", f"{field}.hs6", _commodity_code)
-        name, model = line.text("GName", f"{field}.description"), line.peek("GModel")
-        number = line.value("GNo", f"{field}.line_number", parse_count)
-        items.append(
-            {
-                "line_number": number,
-                "hs6": code[:6] if code else None,
-                "tariff_line": code if code and len(code) > 6 else None,
-                "description": f"{name} {model}" if name and model else name,
-                "origin_country": line.value("OriginCountry", f"{field}.origin_country", alpha2),
-                "quantity": line.value("GQty", f"{field}.quantity", parse_decimal),
-                "quantity_unit": line.value("GUnit", f"{field}.quantity_unit", CN_UNITS.canonical),
-                "value": line.value("DeclTotal", f"{field}.value", parse_decimal),
-                "value_currency": line.value("TradeCurr", f"{field}.value_currency", currency),
-                "procedure_code": procedure[0],
-            }
-        )
+        item: dict[str, Any] = {
+            "hs6": code[:6] if code else None,
+            "tariff_line": code if code and len(code) > 6 else None,
+            "origin_country": _coded(
+                line, "OriginCountry", f"{field}.origin_country", _country, log
+            ),
+            "value_currency": _coded(line, "TradeCurr", f"{field}.value_currency", _currency, log),
+            "procedure_code": procedure[0],
+        }
+        for leaf in LINE_LEAVES:
+            item[leaf.field] = line.value(leaf.element, f"{field}.{leaf.field}", leaf.codec.read)
+        items.append(item)
+        number = item["line_number"]
         key = f"{EXTENSION_PREFIX}DecList[GNo={number if number is not None else line.peek('GNo')}]"
         extensions.update({f"{key}/{name}": text for name, text in line.rest().items()})
+        extensions.update({f"{key}/{path}": text for path, text in line.groups.items()})
     return items, extensions
+
+
+def _coded(
+    line: _Leaves,
+    name: str,
+    field: str,
+    convert: Callable[[str], tuple[str, bool]],
+    log: ProblemLog,
+) -> str | None:
+    """A country or currency code; one from the older numeric table is read with a warning."""
+    found = line.value(name, field, convert)
+    if found is None:
+        return None
+    value, legacy = found
+    if legacy:
+        log.warn(
+            f"older China numeric code read as {value}",
+            location=line.where(name),
+            field=field,
+            value=line.peek(name),
+            code="legacy_code",
+        )
+    return value
+
+
+def _country(code: str) -> tuple[str, bool]:
+    """ISO alpha-3 (what the 2018 message uses), alpha-2, or China's older numeric code."""
+    if len(code) == 2:
+        alpha3(code)  # an UnknownCodeError names the table if it is not a country
+        return code, False
+    return _legacy_or(code, CN_LEGACY_COUNTRIES, alpha2)
+
+
+def _currency(code: str) -> tuple[str, bool]:
+    return _legacy_or(code, CN_LEGACY_CURRENCIES, currency)
+
+
+def _legacy_or(code: str, table: CodeTable[str], iso: Callable[[str], str]) -> tuple[str, bool]:
+    if code.isdigit():
+        value = table.canonical(code)
+        if value is None:  # every entry has a canonical value; keeps mypy and readers honest
+            raise UnknownCodeError(table.name, code)
+        return value, True
+    return iso(code), False
 
 
 def _commodity_code(text: str) -> str:

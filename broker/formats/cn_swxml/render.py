@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, TypeVar
 
+from broker.codes.cn_ports import read_port
 from broker.codes.cn_transaction_terms import CN_TRANSACTION_TERMS
 from broker.codes.cn_transport_modes import CN_TRANSPORT_MODES
 from broker.codes.cn_units import CN_UNITS
@@ -27,26 +28,44 @@ from broker.formats.cn_swxml.layout import (
     DEC_LIST,
     EXTENSION_PREFIX,
     FORMAT_ID,
+    HEAD_LEAVES,
+    LINE_LEAVES,
     MAPPED,
+    MAPPED_SECTIONS,
+    MESSAGE_VERSION,
     NAMESPACE,
     PASSTHROUGH_SECTIONS,
+    REFERENCE_FALLBACKS,
     SCHEME_CUSTOMS,
     SCHEME_OVERSEAS,
     SCHEME_USCC,
+    SECTIONS,
+    TIME_FALLBACKS,
 )
-from broker.formats.normalize import offset_minutes, plain
+from broker.formats.normalize import offset_minutes
 from broker.formats.paths import RenderLedger, unencodable_text
-from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
+from broker.formats.xml.write import (
+    XML_REFUSED,
+    XmlElement,
+    group,
+    leaf,
+    to_xml_bytes,
+    tree_from_paths,
+)
 from broker.model import Declaration, DeclarationKind, MessageFunction
 
 # `extensions.cn-swxml:<section>/<element>` with section DecHead, DecSign, DecFreeTxt,
-# DecList[GNo=3] or DecContainers/Container[ContainerId=...].
-_EXTENSION_PATH: Final = re.compile(
-    rf"extensions\.{EXTENSION_PREFIX}(?P<section>[A-Za-z]+(?:\[GNo=[^\]]+\]"
-    r"|/Container\[ContainerId=[^\]]+\])?)/(?P<name>\w+)"
+# DecList[GNo=3] or DecContainers/Container[ContainerId=...]; a DecList sub-group path; any
+# other path (a whole section kept as read); the DecMessage version attribute.
+_SECTION_LEAF: Final = re.compile(
+    r"(?P<section>DecHead|DecSign|DecFreeTxt|DecList\[GNo=[^\]]+\]"
+    r"|DecContainers/Container\[ContainerId=[^\]]+\])/(?P<name>\w+)"
 )
+_LINE_GROUP: Final = re.compile(r"(?P<section>DecList\[GNo=[^\]]+\])/(?P<path>\w+/.+)")
+_EXTENSIONS: Final = f"extensions.{EXTENSION_PREFIX}"
+_VERSION_KEY: Final = f"DecMessage@{MESSAGE_VERSION}"
 # Customs codes name a party only when its social credit code is absent.
-_READ_ONLY_WITHOUT: Final = {"TradeCode": "TradeCoScc", "AgentCode": "AgentCodeScc"}
+_READ_ONLY_WITHOUT: Final = {"TradeCode": "TradeCodeScc", "AgentCode": "AgentCodeScc"}
 
 C = TypeVar("C", bound=str)
 
@@ -58,11 +77,12 @@ class _Section:
     tag: str
     known: tuple[str, ...]
     elements: dict[str, str] = field(default_factory=dict)
+    groups: list[tuple[str, str]] = field(default_factory=list)
 
     def xml(self) -> XmlElement | None:
-        return group(
-            self.tag, (leaf(n, self.elements[n]) for n in self.known if n in self.elements)
-        )
+        known = [leaf(n, self.elements[n]) for n in self.known if n in self.elements]
+        unknown = [leaf(n, text) for n, text in self.elements.items() if n not in self.known]
+        return group(self.tag, [*known, *unknown, *(tree_from_paths(self.groups) or ())])
 
 
 def render_cn_swxml(declaration: Declaration) -> RenderResult:
@@ -77,25 +97,96 @@ def render_cn_swxml(declaration: Declaration) -> RenderResult:
         _Section("Container", CONTAINER, {"ContainerId": number})
         for number in ledger.take("transport.containers") or ()
     ]
-    passthrough = [_Section(name, known) for name, known in PASSTHROUGH_SECTIONS.items()]
+    passthrough = {name: _Section(name, known) for name, known in PASSTHROUGH_SECTIONS.items()}
     sections = {
         "DecHead": head,
         **{f"DecList[GNo={line.elements['GNo']}]": line for line in lines},
         **{f"DecContainers/Container[ContainerId={b.elements['ContainerId']}]": b for b in boxes},
-        **{section.tag: section for section in passthrough},
+        **passthrough,
     }
+    kept: dict[str, list[tuple[str, str]]] = {}
+    attributes: list[tuple[str, str]] = []
     for path in ledger.values:
-        found = _EXTENSION_PATH.fullmatch(path)
-        if found and not ledger.decided(path):
+        if not path.startswith(_EXTENSIONS) or ledger.decided(path):
+            continue
+        key = path[len(_EXTENSIONS) :]
+        if key == _VERSION_KEY:
+            attributes.append((MESSAGE_VERSION, ledger.take(path)))
+        elif found := _SECTION_LEAF.fullmatch(key):
             _place_extension(ledger, path, found["name"], sections.get(found["section"]), head)
-    children = (
-        head.xml(),
-        group("DecLists", (line.xml() for line in lines)),
-        group("DecContainers", (box.xml() for box in boxes)),
-        *(section.xml() for section in passthrough),
-    )
-    root = XmlElement("DecMessage", children=tuple(c for c in children if c is not None))
+        elif found := _LINE_GROUP.fullmatch(key):
+            _place_group(ledger, path, found["path"], sections.get(found["section"]))
+        else:
+            _keep_section(ledger, path, key, kept)
+    _restore_pre_acceptance(declaration, ledger, head)
+    whole = {name: tree_from_paths(entries) for name, entries in kept.items()}
+    for name, elements in whole.items():
+        if elements is None:
+            for path, _ in kept[name]:
+                ledger.drop(f"{_EXTENSIONS}{path}", "not an element path of this format")
+    root_sections: dict[str, list[XmlElement | None]] = {
+        "DecHead": [head.xml()],
+        "DecLists": [group("DecLists", (line.xml() for line in lines))],
+        "DecContainers": [group("DecContainers", (box.xml() for box in boxes))],
+        **{name: [section.xml()] for name, section in passthrough.items()},
+    }
+    for name, elements in whole.items():
+        root_sections.setdefault(name, []).extend(elements or ())
+    order = [*SECTIONS, *(name for name in root_sections if name not in SECTIONS)]
+    children = [
+        element for name in order for element in root_sections.get(name, ()) if element is not None
+    ]
+    root = XmlElement("DecMessage", children=tuple(children), attributes=tuple(attributes))
     return RenderResult(to_xml_bytes(root, namespace=NAMESPACE), ledger.report())
+
+
+def _keep_section(
+    ledger: RenderLedger, path: str, key: str, kept: dict[str, list[tuple[str, str]]]
+) -> None:
+    """A whole section kept as read (DecLicenseDocus/LicenseDocu[2]/CertCode ...)."""
+    name = key.split("/", 1)[0].split("[", 1)[0]
+    if name in MAPPED_SECTIONS:
+        ledger.drop(path, "names a section, goods line or container this declaration lacks")
+        return
+    kept.setdefault(name, []).append((key, ledger.take(path)))
+
+
+def _place_group(ledger: RenderLedger, path: str, inner: str, section: _Section | None) -> None:
+    if section is None:
+        ledger.drop(path, "names a goods line this declaration lacks")
+        return
+    section.groups.append((inner, ledger.take(path)))
+
+
+def _restore_pre_acceptance(declaration: Declaration, ledger: RenderLedger, head: _Section) -> None:
+    """Write PreEntryId and IEDate empty again where the document had them empty.
+
+    The reader filled functional_reference and issue_time from other elements (ClientSeqNo,
+    DDate ...), which travel in extensions and are written back; an empty PreEntryId or IEDate
+    kept in extensions marks that, and is honoured only while that source still agrees.
+    """
+    empty_reference = ledger.values.get(f"{_EXTENSIONS}DecHead/PreEntryId") == ""
+    sources = {
+        ledger.values.get(f"{_EXTENSIONS}{section}/{name}") for section, name in REFERENCE_FALLBACKS
+    }
+    if empty_reference and declaration.functional_reference in sources:
+        head.elements["PreEntryId"] = ""
+        ledger.take(f"{_EXTENSIONS}DecHead/PreEntryId")
+    if ledger.values.get(f"{_EXTENSIONS}DecHead/IEDate") == "" and _time_from_fallback(
+        declaration, ledger
+    ):
+        head.elements["IEDate"] = ""
+        ledger.take(f"{_EXTENSIONS}DecHead/IEDate")
+
+
+def _time_from_fallback(declaration: Declaration, ledger: RenderLedger) -> bool:
+    local = declaration.issue_time.astimezone(zone_for("CN")).strftime("%Y%m%d%H%M%S")
+    for section, name in TIME_FALLBACKS:
+        text = ledger.values.get(f"{_EXTENSIONS}{section}/{name}")
+        if text:
+            digits = "".join(char for char in text if char.isdigit())
+            return local.startswith(digits[:14]) if len(digits) >= 8 else False
+    return False
 
 
 def _refuse_inexpressible(declaration: Declaration) -> None:
@@ -138,25 +229,22 @@ def _head(declaration: Declaration, ledger: RenderLedger) -> dict[str, str]:
     ledger.drop(
         other, f"China has one port office (IEPort), here the {office.split('_')[0]} office"
     )
-    gross, packages = ledger.take("total_gross_mass_kg"), ledger.take("total_package_count")
     head: dict[str, str | None] = {
         "PreEntryId": ledger.take("functional_reference"),
-        "EntryId": ledger.take("declaration_number"),
         "IEFlag": "I" if importing else "E",
-        "CustomMaster": ledger.take("declaring_office"),
         "IEPort": ledger.take(office),
         "IEDate": _china_time(ledger),
         "TrafMode": _code(ledger, "transport.mode", CN_TRANSPORT_MODES, "TrafMode"),
-        "TrafName": ledger.take("transport.means_identity"),
         "DespPortCode": ledger.take("exit_place"),
         "DistinatePort": ledger.take("entry_place"),
         "TransMode": _code(ledger, "incoterm", CN_TRANSACTION_TERMS, "TransMode"),
         "TradeMode": _trade_mode(declaration, ledger),
-        "PackNo": None if packages is None else str(packages),
-        "GrossWet": None if gross is None else plain(gross),
     }
+    for spec in HEAD_LEAVES:
+        value = ledger.take(spec.field)
+        head[spec.element] = None if value is None else spec.codec.write(value)
     domestic, overseas = ("importer", "exporter") if importing else ("exporter", "importer")
-    head |= _party(ledger, domestic, {SCHEME_USCC: "TradeCoScc", SCHEME_CUSTOMS: "TradeCode"})
+    head |= _party(ledger, domestic, {SCHEME_USCC: "TradeCodeScc", SCHEME_CUSTOMS: "TradeCode"})
     head["TradeName"] = ledger.take(f"{domestic}.name")
     head |= _party(ledger, "declarant", {SCHEME_USCC: "AgentCodeScc", SCHEME_CUSTOMS: "AgentCode"})
     head["AgentName"] = ledger.take("declarant.name")
@@ -217,33 +305,17 @@ def _party(ledger: RenderLedger, role: str, elements: dict[str, str]) -> dict[st
 def _line(index: int, ledger: RenderLedger) -> dict[str, str]:
     path = f"goods_items.{index}"
     hs6, tariff_line = ledger.take(f"{path}.hs6"), ledger.take(f"{path}.tariff_line")
-    value = ledger.take(f"{path}.value")
     if tariff_line == hs6:
         ledger.drop(f"{path}.tariff_line", "a 6-digit CodeTS reads back as the HS6 alone")
-    line = {
-        "GNo": str(ledger.take(f"{path}.line_number")),
+    line: dict[str, str | None] = {
         "CodeTS": tariff_line or hs6,
-        "GQty": plain(ledger.take(f"{path}.quantity")),
-        "GUnit": CN_UNITS.national(ledger.take(f"{path}.quantity_unit")),
         "OriginCountry": alpha3(ledger.take(f"{path}.origin_country")),
-        "DeclTotal": None if value is None else plain(value),
         "TradeCurr": ledger.take(f"{path}.value_currency"),
     }
-    line["GName"] = _goods_name(ledger, path, line["GNo"])
+    for spec in LINE_LEAVES:
+        value = ledger.take(f"{path}.{spec.field}")
+        line[spec.element] = None if value is None else spec.codec.write(value)
     return {name: text for name, text in line.items() if text is not None}
-
-
-def _goods_name(ledger: RenderLedger, path: str, number: str) -> str:
-    """GName: the description without the GModel that parsing appended to it."""
-    description: str = ledger.take(f"{path}.description")
-    model_path = f"extensions.{EXTENSION_PREFIX}DecList[GNo={number}]/GModel"
-    model = ledger.values.get(model_path)
-    if not model:
-        return description
-    if description.endswith(f" {model}") and len(description) > len(model) + 1:
-        return description[: -len(model) - 1]
-    ledger.drop(model_path, "GModel no longer matches the end of the description")
-    return description
 
 
 def _place_extension(
@@ -251,8 +323,6 @@ def _place_extension(
 ) -> None:
     if section is None:
         ledger.drop(path, "names a section, goods line or container this declaration lacks")
-    elif name not in section.known:
-        ledger.drop(path, f"{name} is not an element of {section.tag}")
     elif name in section.elements:
         ledger.drop(path, f"{name} is written from the canonical field that maps to it")
     elif name in MAPPED.get(section.tag, ()) and _read_back(name, ledger.values[path], head):
@@ -267,4 +337,8 @@ def _read_back(name: str, value: str, head: _Section) -> bool:
         return value not in CN_TRANSACTION_TERMS.national_only
     if name in _READ_ONLY_WITHOUT:
         return _READ_ONLY_WITHOUT[name] not in head.elements
+    if name in ("DespPortCode", "DistinatePort"):
+        return read_port(value).locode is not None
+    if name in ("PreEntryId", "IEDate"):
+        return value != ""
     return True

@@ -11,8 +11,9 @@ from typing import Final
 
 from broker.formats.base import ParseLimits, RenderResult
 from broker.formats.cusdec.layout import CAPABILITIES, FORMAT_ID
-from broker.formats.cusdec.parse import parse_cusdec
+from broker.formats.cusdec.parse import read_cusdec
 from broker.formats.cusdec.render import Syntax, render_cusdec
+from broker.formats.problems import Reading
 from broker.model import Declaration
 
 
@@ -28,8 +29,11 @@ class CusdecAdapter:
         self._limits = limits or ParseLimits()
         self._syntax: Syntax = syntax
 
+    def read(self, data: bytes, *, source: str = "") -> Reading:
+        return read_cusdec(data, source=source, limits=self._limits)
+
     def parse(self, data: bytes, *, source: str = "") -> Declaration:
-        return parse_cusdec(data, source=source, limits=self._limits)
+        return self.read(data, source=source).only(source)
 
     def render(self, declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
         # Nothing this format needs can be absent from a valid declaration: the flag is moot.

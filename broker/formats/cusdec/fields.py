@@ -1,48 +1,59 @@
 """Write CUSDEC segment values into declaration-shaped dicts, logging problems at their segment.
 
-Shared by the header and goods item readers: a value given twice is reported rather than
-silently overwritten, an unknown qualifier is reported rather than skipped, and every field
-remembers the segment it came from so the model's own complaints point there too.
+Shared by the header and goods item readers. A value given twice with two different values is
+an error (the same value twice, such as one currency in MOA and CUX, is not); a segment or
+qualifier the mapping does not know is kept whole in `extensions` with a warning (it comes back
+out when rendering CUSDEC); every field remembers the segment it came from so the model's own
+complaints point there too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
-from broker.formats.edifact.syntax import Segment
+from broker.formats.cusdec.layout import EXTENSION_PREFIX
+from broker.formats.edifact.syntax import Segment, serialize_segment
 from broker.formats.normalize import mass_in_kg, parse_decimal
 from broker.formats.problems import ProblemLog
 
 
 class FieldWriter:
-    def __init__(self, log: ProblemLog, decimal_mark: str) -> None:
+    def __init__(self, log: ProblemLog, decimal_mark: str, extensions: dict[str, str]) -> None:
         self.log = log
         self.decimal_mark = decimal_mark
+        self.extensions = extensions
 
-    def unsupported(self, segment: Segment, reason: str) -> None:
-        self.log.add(reason, location=segment.where, value=segment.tag, code="unsupported_segment")
-
-    def unknown_qualifier(self, segment: Segment, qualifier: str) -> None:
-        self.log.add(
-            f"{segment.tag} qualifier {qualifier!r} is not supported by this mapping",
+    def keep(self, segment: Segment, scope: str, reason: str) -> None:
+        """Keep `segment` whole in extensions (key `cusdec:<scope><TAG>#<n>`), with a warning."""
+        base = f"{EXTENSION_PREFIX}{scope}{segment.tag}#"
+        number = 1
+        while f"{base}{number}" in self.extensions:
+            number += 1
+        self.extensions[f"{base}{number}"] = serialize_segment(segment)
+        self.log.warn(
+            f"{reason}: kept in extensions",
             location=segment.where,
-            value=qualifier,
-            code="unsupported_segment",
+            value=segment.tag,
+            code="kept_segment",
         )
 
     def put(
         self, target: dict[str, Any], key: str, value: Any, field: str, segment: Segment
     ) -> None:
         self.log.locate(field, segment.where)
-        if target.get(key) is not None:
+        before = target.get(key)
+        if before is not None and value is not None and before != value:
             self.log.add(
-                f"{field} is given twice",
+                f"{field} is given twice, with different values ({before} first)",
                 location=segment.where,
                 field=field,
+                value=str(value),
                 code="duplicate_segment",
             )
-        target[key] = value
+        if value is not None or before is None:
+            target[key] = value
 
     def text(
         self, target: dict[str, Any], key: str, text: str, field: str, segment: Segment
@@ -56,8 +67,10 @@ class FieldWriter:
         self.log.locate(field, segment.where)
         return self.log.read(text, convert, field=field, location=segment.where) if text else None
 
-    def decimal(self, text: str) -> Any:
-        return parse_decimal(text, decimal_mark=self.decimal_mark)
+    def decimal(self, text: str) -> Decimal:
+        """A number with the interchange's decimal mark; ISO 9735 allows both `.` and `,`."""
+        mark = "," if "," in text and "." not in text else self.decimal_mark
+        return parse_decimal(text, decimal_mark=mark)
 
     def mass(self, segment: Segment, field: str) -> Any:
         """MEA's measure (element 3: unit, value) in kilograms, converted exactly."""

@@ -14,14 +14,22 @@ from datetime import UTC
 from typing import Any, Final, Literal
 
 from broker.errors import FormatError
-from broker.formats.base import RenderResult
+from broker.formats.base import ParseLimits, RenderResult
 from broker.formats.cusdec import layout as q
-from broker.formats.edifact.syntax import CHARSETS, Segment, serialize
+from broker.formats.edifact.syntax import CHARSETS, Segment, segment_from_text, serialize
 from broker.formats.normalize import plain
 from broker.formats.paths import RenderLedger, unencodable_text
-from broker.model import Declaration
+from broker.model import Declaration, MessageFunction
 
 Syntax = Literal["auto", "UNOC", "UNOW"]
+
+# `extensions.cusdec:LOC#1`, `extensions.cusdec:item[3]/TAX#2`, `extensions.cusdec:summary/CNT#1`
+_KEPT: Final = re.compile(
+    rf"extensions\.{q.EXTENSION_PREFIX}(?P<scope>item\[(?P<item>[0-9]{{1,5}})\]/|summary/)?"
+    r"(?P<tag>[A-Z0-9]{3})#[0-9]{1,5}"
+)
+_FUNCTION_CODE: Final = f"extensions.{q.EXTENSION_PREFIX}BGM/1225"
+_KEPT_LIMITS: Final = ParseLimits(max_segments=1)
 
 _SENDER: Final = "ILSTC-BROKER"
 _NOT_LATIN1: Final = "[^\x00-\xff]"
@@ -38,17 +46,24 @@ def render_cusdec(declaration: Declaration, *, syntax: Syntax = "auto") -> Rende
         raise FormatError.collect(f"cannot render as {q.FORMAT_ID}: {why}", problems)
     ledger = RenderLedger(declaration, q.FORMAT_ID)
     lines = len(declaration.goods_items)
+    kept = _kept_segments(ledger, lines)
     body = [
         Segment.of("UNH", "1", q.MESSAGE_TYPE),
         *_header(declaration, ledger),
-        Segment.of("UNS", "D"),
-        *(segment for index in range(lines) for segment in _item(index, ledger)),
-        Segment.of("UNS", "S"),
+        *kept.get("", ()),
+        Segment.of("UNS", q.DETAIL_SECTION),
+        *(
+            segment
+            for index in range(lines)
+            for segment in (*_item(index, ledger), *kept.get(f"item[{index + 1}]/", ()))
+        ),
+        Segment.of("UNS", q.SUMMARY_SECTION),
         Segment.of("CNT", (q.ITEM_COUNT, str(lines))),
     ]
     packages = ledger.take("total_package_count")
     if packages is not None:
         body.append(Segment.of("CNT", (q.PACKAGE_COUNT, str(packages))))
+    body.extend(kept.get("summary/", ()))
     body.append(Segment.of("UNT", str(len(body) + 1), "1"))
     if syntax == "auto":
         syntax = "UNOW" if re.search(_NOT_LATIN1, serialize(body)) else "UNOC"
@@ -66,13 +81,52 @@ def render_cusdec(declaration: Declaration, *, syntax: Syntax = "auto") -> Rende
     return RenderResult(serialize(interchange).encode(CHARSETS[syntax]), ledger.report())
 
 
+def _kept_segments(ledger: RenderLedger, lines: int) -> dict[str, list[Segment]]:
+    """Segments a CUSDEC reader kept in extensions, by part (header, `item[n]/`, `summary/`).
+
+    Extensions of other formats have no place in CUSDEC and are reported as lost.
+    """
+    kept: dict[str, list[Segment]] = {}
+    for path in ledger.values:
+        if not path.startswith("extensions."):
+            continue
+        found = _KEPT.fullmatch(path)
+        if found is None:
+            if path != _FUNCTION_CODE:
+                ledger.drop(path, "CUSDEC carries only segments a CUSDEC reader kept")
+            continue
+        scope = found["scope"] or ""
+        segment = segment_from_text(ledger.values[path], limits=_KEPT_LIMITS)
+        item = found["item"]
+        if segment is None or segment.tag != found["tag"]:
+            ledger.drop(path, "not the text of one segment")
+        elif item is not None and not 1 <= int(item) <= lines:
+            ledger.drop(path, "names a goods item this declaration lacks")
+        else:
+            ledger.take(path)
+            kept.setdefault(scope, []).append(segment)
+    return kept
+
+
+def _function_code(declaration: Declaration, ledger: RenderLedger) -> str:
+    """1225: the code a reader kept when it read an unknown one as original, else the mapped one."""
+    function: MessageFunction = ledger.take("function")
+    kept = ledger.values.get(_FUNCTION_CODE)
+    if kept is not None and function is MessageFunction.ORIGINAL:
+        ledger.take(_FUNCTION_CODE)
+        return str(kept)
+    if kept is not None:
+        ledger.drop(_FUNCTION_CODE, "the message function has changed since it was read")
+    return function.edifact_code
+
+
 def _header(declaration: Declaration, ledger: RenderLedger) -> Iterator[Segment]:
     take = ledger.take
     yield Segment.of(
         "BGM",
         q.DOCUMENT_CODES[take("kind")],
         take("functional_reference"),
-        take("function").edifact_code,
+        _function_code(declaration, ledger),
     )
     yield Segment.of(
         "DTM", (q.DATE_QUALIFIER, _local_time(declaration, ledger), q.WRITTEN_DATE_FORMAT)
@@ -163,6 +217,10 @@ def _item(index: int, ledger: RenderLedger) -> Iterator[Segment]:
     yield Segment.of(
         "FTX", q.DESCRIPTION_TEXT, None, None, _chunks(take("description"), q.TEXT_CHUNK)
     )
+    if (specification := take("specification")) is not None:
+        yield Segment.of(
+            "FTX", q.SPECIFICATION_TEXT, None, None, _chunks(specification, q.TEXT_CHUNK)
+        )
     yield Segment.of("LOC", q.ORIGIN_COUNTRY, take("origin_country"))
     yield Segment.of("QTY", (q.QUANTITY_QUALIFIER, plain(take("quantity")), take("quantity_unit")))
     yield from _measure(q.ITEM_NET, take("net_mass_kg"))

@@ -18,8 +18,23 @@ from typing import Final
 
 from broker.formats.base import ParseLimits
 
-# Syntax identifier (UNB S001/0001) -> the character encoding it stands for.
-CHARSETS: Final = {"UNOA": "ascii", "UNOB": "ascii", "UNOC": "latin-1", "UNOW": "utf-8"}
+# Syntax identifier (UNB S001/0001) -> the character encoding it stands for (ISO 9735 part 1:
+# A and B are subsets of ISO 646, C to K the ISO 8859 parts 1, 2, 5, 7, 3, 4, 6, 8 and 9, W is
+# UTF-8). UNOA allows upper case only; its text is still read as ASCII.
+CHARSETS: Final = {
+    "UNOA": "ascii",
+    "UNOB": "ascii",
+    "UNOC": "latin-1",
+    "UNOD": "iso8859-2",
+    "UNOE": "iso8859-5",
+    "UNOF": "iso8859-7",
+    "UNOG": "iso8859-3",
+    "UNOH": "iso8859-4",
+    "UNOI": "iso8859-6",
+    "UNOJ": "iso8859-8",
+    "UNOK": "iso8859-9",
+    "UNOW": "utf-8",
+}
 _TAG: Final = re.compile(r"[A-Z0-9]{3}")
 
 
@@ -68,6 +83,8 @@ class Segment:
     elements: tuple[tuple[str, ...], ...] = ()
     number: int = 0  # position in the interchange, UNB = 1 (UNA is not a segment)
     line: int = 0
+    # `where`, formatted once when read: readers name it for every value they take.
+    location: str = field(default="", compare=False)
 
     @classmethod
     def of(cls, tag: str, *elements: str | Sequence[str] | None) -> Segment:
@@ -88,7 +105,7 @@ class Segment:
 
     @property
     def where(self) -> str:
-        return f"segment {self.number} ({self.tag}), line {self.line}"
+        return self.location or f"segment {self.number} ({self.tag}), line {self.line}"
 
 
 @dataclass
@@ -183,7 +200,9 @@ def _segment(builder: _Builder, number: int) -> Segment:
         raise EdifactSyntaxError(
             "a segment must begin with a three-character tag", segment=number, line=builder.line
         )
-    return Segment(head[0], tuple(builder.elements[1:]), number, builder.line)
+    tag = head[0]
+    where = f"segment {number} ({tag}), line {builder.line}"
+    return Segment(tag, tuple(builder.elements[1:]), number, builder.line, where)
 
 
 def serialize(segments: Iterable[Segment], delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
@@ -198,6 +217,20 @@ def serialize(segments: Iterable[Segment], delimiters: Delimiters = DEFAULT_DELI
         joined = [delimiters.component.join(components) for components in elements]
         lines.append(delimiters.element.join([segment.tag, *joined]) + delimiters.segment)
     return "\n".join(lines) + "\n"
+
+
+def serialize_segment(segment: Segment, delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
+    """One segment's text without its terminator (`LOC+20+CNCKG`), for keeping it in text."""
+    return serialize([segment], delimiters).split("\n", 2)[1][: -len(delimiters.segment)]
+
+
+def segment_from_text(text: str, *, limits: ParseLimits) -> Segment | None:
+    """The one segment `serialize_segment` wrote, or None if `text` is not exactly one."""
+    try:
+        _, segments = parse_segments(text + DEFAULT_DELIMITERS.segment, limits=limits)
+    except EdifactSyntaxError:
+        return None
+    return segments[0] if len(segments) == 1 else None
 
 
 def _trimmed(components: list[str]) -> list[str]:

@@ -7,7 +7,13 @@ and element count are bounded and checked while parsing, so a hostile document f
 Encoding: the XML declaration is honoured (UTF-8 by default, UTF-16 with a byte order mark, and
 GB18030/GBK/GB2312 from legacy Chinese systems). The bytes are decoded here, strictly, so that
 GBK bytes declared as UTF-8 are reported with their byte offset instead of being mangled; expat
-itself cannot read the multi-byte Chinese encodings.
+itself cannot read the multi-byte Chinese encodings. A document without an XML declaration that
+is not UTF-8 is read as GB18030 (a superset of GBK and GB2312) with a warning, as Chinese
+systems write such files.
+
+Tolerance: namespaces (default or prefixed, any URI: unexpected ones are a warning), `xsi:`
+attributes, CDATA, CRLF line ends and stray text between elements (a warning, the text ignored)
+are all accepted; the element tree is what counts.
 """
 
 from __future__ import annotations
@@ -34,9 +40,14 @@ _CODECS: Final = {
     "gb18030": "gb18030",
     "gbk": "gbk",
     "gb2312": "gb2312",
+    "gb_2312-80": "gb2312",
+    "cp936": "gbk",
     "iso-8859-1": "latin-1",
+    "latin-1": "latin-1",
     "us-ascii": "ascii",
+    "ascii": "ascii",
 }
+XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
 _DECLARATION: Final = re.compile(r"\A<\?xml\b[^>]*?\?>")
 _ENCODING: Final = re.compile(r"""\bencoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
@@ -73,7 +84,7 @@ def read_xml(
         return None
     # The text is decoded already: blank out the declaration's encoding, keeping every position.
     blanked = _DECLARATION.sub(lambda found: " " * len(found.group()), text, count=1)
-    root = _parse(blanked.encode("utf-8"), log, limits)
+    root = _parse(blanked.encode("utf-8"), log, limits, blanked)
     return None if root is None else _node(root, f"/{_local(root.tag)}", log, namespaces)
 
 
@@ -83,8 +94,16 @@ def _decode(data: bytes, log: ProblemLog) -> str | None:
     else:
         data = data.removeprefix(codecs.BOM_UTF8)
         head = data[:200].decode("ascii", errors="replace")
-        found = _ENCODING.search(head) if _DECLARATION.match(head) else None
+        declaration = _DECLARATION.match(head.lstrip())
+        found = _ENCODING.search(head) if declaration else None
         declared = found.group(1) if found else "UTF-8"
+        if declaration is None and not _is_utf8(data):
+            log.warn(
+                "no XML declaration and the bytes are not UTF-8: read as GB18030",
+                location="byte 0",
+                code="guessed_encoding",
+            )
+            declared = "GB18030"
         if declared.lower() not in _CODECS:
             log.add(
                 f"encoding {declared!r} is not supported (use UTF-8 or GB18030)",
@@ -106,7 +125,15 @@ def _decode(data: bytes, log: ProblemLog) -> str | None:
         return None
 
 
-def _parse(utf8: bytes, log: ProblemLog, limits: ParseLimits) -> Element | None:
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _parse(utf8: bytes, log: ProblemLog, limits: ParseLimits, text: str) -> Element | None:
     depth = elements = 0
     root = None
     try:
@@ -131,7 +158,7 @@ def _parse(utf8: bytes, log: ProblemLog, limits: ParseLimits) -> Element | None:
         log.add(
             "document type declarations (DTD) are refused: no entity expansion, no external "
             "references",
-            location="DOCTYPE",
+            location=_where(text, text.find("<!DOCTYPE")),
             code="dtd_forbidden",
         )
         return None
@@ -146,6 +173,15 @@ def _parse(utf8: bytes, log: ProblemLog, limits: ParseLimits) -> Element | None:
     return root
 
 
+def _where(text: str, index: int) -> str:
+    """`line L, column C` (both from 1) of `index` in `text`; `DOCTYPE` if not found."""
+    if index < 0:
+        return "DOCTYPE"
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return f"line {line}, column {column}"
+
+
 def _expat_reason(exc: ParseError) -> str:
     return str(exc).split(":", 1)[0]
 
@@ -153,10 +189,10 @@ def _expat_reason(exc: ParseError) -> str:
 def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[str]) -> XmlNode:
     namespace = element.tag[1:].split("}", 1)[0] if element.tag.startswith("{") else ""
     if namespace and namespace not in namespaces:
-        log.add(
-            f"element is in unexpected namespace {namespace!r}",
+        log.warn(
+            f"element is in unexpected namespace {namespace!r}; read by its local name",
             location=path,
-            code="unknown_element",
+            code="unknown_namespace",
         )
     children = list(element)
     tags = [_local(child.tag) for child in children]
@@ -171,21 +207,24 @@ def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[st
         child_path = f"{path}/{tag}[{seen[tag]}]" if totals[tag] > 1 else f"{path}/{tag}"
         nodes.append(_node(child, child_path, log, namespaces))
         if child.tail and child.tail.strip():
-            log.add(
-                "text between elements is not allowed",
+            log.warn(
+                "text between elements is ignored",
                 location=child_path,
                 value=child.tail.strip(),
                 code="unexpected_text",
             )
     text = element.text or ""
     if nodes and text.strip():
-        log.add(
-            "an element with children cannot hold text",
+        log.warn(
+            "text beside child elements is ignored",
             location=path,
             value=text.strip(),
             code="unexpected_text",
         )
-    return XmlNode(_local(element.tag), path, text, dict(element.attrib), tuple(nodes))
+    attributes = element.attrib
+    if attributes:
+        attributes = {_local(n): v for n, v in attributes.items() if not n.startswith("{" + XSI)}
+    return XmlNode(_local(element.tag), path, text, attributes, tuple(nodes))
 
 
 def _local(tag: str) -> str:
@@ -195,8 +234,9 @@ def _local(tag: str) -> str:
 class Children:
     """The children of one element, checked against the tags it may hold once or repeatedly.
 
-    An unknown tag, or a repeat of a tag allowed once, is logged; lookups then never fail, an
-    absent element is simply None (or empty), with the path it would have had for locations.
+    An unknown tag is a warning (the node goes to `log.unread`, for extensions); a repeat of a
+    tag allowed once is an error. Lookups then never fail, an absent element is simply None (or
+    empty), with the path it would have had for locations.
     """
 
     def __init__(
@@ -212,7 +252,12 @@ class Children:
         self._children: dict[str, list[XmlNode]] = {}
         for child in node.children if node else ():
             if child.tag not in once and child.tag not in repeated:
-                log.add(f"unknown element {child.tag}", location=child.path, code="unknown_element")
+                log.warn(
+                    f"unknown element {child.tag}: kept in extensions",
+                    location=child.path,
+                    code="unknown_element",
+                )
+                log.unread.append(child)
             elif child.tag in once and child.tag in self._children:
                 log.add(
                     f"{child.tag} appears more than once",
@@ -232,3 +277,22 @@ class Children:
     def where(self, tag: str) -> str:
         found = self.first(tag)
         return found.path if found else f"{self.path}/{tag}"
+
+
+def leaves_under(node: XmlNode, base: str) -> dict[str, str]:
+    """Every leaf below `node` (itself, if it is one) as path relative to `base` -> text.
+
+    Paths keep the repeat index XmlNode paths carry (`DecLicenseDocus/LicenseDocu[2]/DocuCode`)
+    so `broker.formats.xml.write.tree_from_paths` can rebuild the same elements. An empty group
+    (`<DecUsers/>`) is a leaf with empty text, so it comes back too.
+    """
+    found: dict[str, str] = {}
+    cut = len(base) + 1
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if current.children:
+            stack.extend(reversed(current.children))
+        else:
+            found[current.path[cut:]] = current.text
+    return found

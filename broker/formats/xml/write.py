@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 # Characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
 XML_REFUSED: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -69,3 +69,46 @@ def _write(element: XmlElement, depth: int, lines: list[str]) -> None:
         lines.append(f"{indent}<{element.tag}{attributes}>{text}</{element.tag}>")
     else:
         lines.append(f"{indent}<{element.tag}{attributes}/>")
+
+
+_STEP: Final = re.compile(r"(?P<tag>[^/\[\]]+)(?:\[(?P<index>[0-9]{1,6})\])?")
+
+
+def tree_from_paths(entries: Iterable[tuple[str, str]]) -> list[XmlElement] | None:
+    """Elements rebuilt from `A/B[2]/C -> text` leaves (see `xml.read.leaves_under`).
+
+    Repeats of one tag come out in index order, tags in the order they first appear. None if a
+    path is not of that shape (the caller reports it instead of writing a wrong element).
+    """
+    root: dict[tuple[str, int], Any] = {}
+    for path, text in entries:
+        level = root
+        steps = path.split("/")
+        for position, step in enumerate(steps):
+            found = _STEP.fullmatch(step)
+            if found is None:
+                return None
+            key = (found["tag"], int(found["index"] or 0))
+            if position == len(steps) - 1:
+                if key in level and isinstance(level[key], dict):
+                    return None
+                level[key] = text
+            else:
+                child = level.setdefault(key, {})
+                if not isinstance(child, dict):
+                    return None
+                level = child
+    return _elements(root)
+
+
+def _elements(level: dict[tuple[str, int], Any]) -> list[XmlElement]:
+    order = list(dict.fromkeys(tag for tag, _ in level))
+    out = []
+    for tag in order:
+        for key in sorted((k for k in level if k[0] == tag), key=lambda k: k[1]):
+            value = level[key]
+            if isinstance(value, dict):
+                out.append(XmlElement(tag, children=tuple(_elements(value))))
+            else:
+                out.append(XmlElement(tag, value))
+    return out

@@ -46,10 +46,11 @@ def test_kept_versions_are_full_transitive(kind: SchemaKind) -> None:
 
 def test_adding_a_required_field_without_default_breaks_it() -> None:
     v3 = changed({"name": "route_id", "type": "string", "doc": "Route."})
-    problems = full_transitive_problems([*labelled(SchemaKind.DECLARATION), ("v3", v3)])
+    kept = labelled(SchemaKind.DECLARATION)
+    problems = full_transitive_problems([*kept, ("v3", v3)])
     assert problems == [
-        "v3 reading declaration.v1: Declaration.route_id: missing in the writer and has no default",
-        "v3 reading declaration.v2: Declaration.route_id: missing in the writer and has no default",
+        f"v3 reading {name}: Declaration.route_id: missing in the writer and has no default"
+        for name, _ in kept
     ]
 
 
@@ -115,7 +116,14 @@ def test_each_version_reads_data_written_with_each(declaration: Declaration) -> 
         for reader in versions:
             record = read_body(body, writer.schema, reader.schema)
             read = Declaration.model_validate(record, context=DecimalInput.UNSCALED_BYTES)
-            if min(writer.version, reader.version) >= 2:
-                assert read == declaration
-            else:  # the v2 field is not written by v1, or not kept by a v1 reader
-                assert read == declaration.model_copy(update={"consignment_ucr": None})
+            assert read == _as_kept_by(declaration, min(writer.version, reader.version))
+
+
+def _as_kept_by(declaration: Declaration, version: int) -> Declaration:
+    """`declaration` without the fields added after `version` (not written, or not kept)."""
+    if version < 3:  # GoodsItem.specification came in v3
+        items = tuple(i.model_copy(update={"specification": None}) for i in declaration.goods_items)
+        declaration = declaration.model_copy(update={"goods_items": items})
+    if version < 2:  # consignment_ucr came in v2
+        declaration = declaration.model_copy(update={"consignment_ucr": None})
+    return declaration

@@ -30,9 +30,9 @@ def crc64_avro(data: bytes) -> bytes:
 
 def test_every_kept_version_is_loaded_oldest_first() -> None:
     schemas = SchemaSet()
-    assert [v.version for v in schemas.versions(SchemaKind.DECLARATION)] == [1, 2]
+    assert [v.version for v in schemas.versions(SchemaKind.DECLARATION)] == [1, 2, 3]
     assert [v.version for v in schemas.versions(SchemaKind.RECEIPT)] == [1]
-    assert schemas.latest(SchemaKind.DECLARATION).version == 2
+    assert schemas.latest(SchemaKind.DECLARATION).version == 3
     assert (
         schemas.latest(SchemaKind.DECLARATION).schema.full_name == "org.ilstc.customs.Declaration"
     )

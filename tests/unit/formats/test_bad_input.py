@@ -10,6 +10,7 @@ import pytest
 from broker.errors import FormatError, Problem
 from broker.formats import ParseLimits, default_registry
 from broker.formats.cusdec import CusdecAdapter
+from broker.formats.problems import DocumentRefusedError
 from broker.model import DeclarationKind, MessageFunction
 from broker.model.samples import sample_declaration
 from tests.unit.formats.support import DATA
@@ -93,27 +94,46 @@ def test_china_mandatory_fields_missing_are_all_reported() -> None:
 
 def test_china_values_that_are_not_numbers_or_dates() -> None:
     data = RAIL_XML.replace("<GQty>150</GQty>", "<GQty>1,50</GQty>").replace(
-        "<IEDate>20250915093012</IEDate>", "<IEDate>2025-09-15</IEDate>"
+        "<IEDate>20250915093012</IEDate>", "<IEDate>15.09.2025</IEDate>"
     )
     found = {p.field: p for p in problems("cn-swxml", data.encode("utf-8"))}
     assert found["goods_items.0.quantity"].value == "1,50"
     assert found["issue_time"].location == "/DecMessage/DecHead/IEDate"
 
 
-def test_unknown_and_repeated_elements_are_reported_not_dropped() -> None:
-    data = RAIL_XML.replace("<ManualNo/>", "<ManualNo/><ManualNo/><Spare>x</Spare>").replace(
-        "</DecSign>", "</DecSign><EdocRealation/>"
+def test_a_repeated_element_is_an_error_and_unknown_ones_are_warnings() -> None:
+    data = RAIL_XML.replace(
+        "<ManualNo/>", "<ManualNo>B1</ManualNo><ManualNo>B2</ManualNo><Spare>x</Spare>"
+    ).replace("</DecSign>", "</DecSign><NewSection><Value>y</Value></NewSection>")
+    with pytest.raises(DocumentRefusedError) as caught:
+        REGISTRY.get("cn-swxml").parse(data.encode("utf-8"), source="bad.input")
+    assert codes(caught.value.problems) == ["duplicate_element"]
+    assert codes(caught.value.warnings) == ["unknown_element", "unknown_element"]
+
+
+def test_unknown_elements_are_kept_in_extensions_and_written_back() -> None:
+    data = RAIL_XML.replace("<ManualNo/>", "<ManualNo/><Spare>x</Spare>").replace(
+        "</DecSign>", "</DecSign><NewSection><Value>y</Value></NewSection>"
     )
-    assert sorted(codes(problems("cn-swxml", data.encode("utf-8")))) == [
-        "duplicate_element", "unknown_element", "unknown_element",
-    ]  # fmt: skip
+    adapter = REGISTRY.get("cn-swxml")
+    reading = adapter.read(data.encode("utf-8"), source="new.xml")
+    (declaration,) = reading.declarations
+    assert sorted(w.location for w in reading.warnings) == [
+        "/DecMessage/DecHead/Spare",
+        "/DecMessage/NewSection",
+    ]
+    assert declaration.extensions["cn-swxml:DecHead/Spare"] == "x"
+    assert declaration.extensions["cn-swxml:NewSection/Value"] == "y"
+    rendered = adapter.render(declaration).data
+    assert b"<Spare>x</Spare>" in rendered
+    assert b"<NewSection>\n    <Value>y</Value>\n  </NewSection>" in rendered
 
 
-def test_acdd_mandatory_items_missing_are_all_named() -> None:
+def test_acdd_mandatory_items_missing_are_all_named_as_warnings() -> None:
     data = ACDD_XML.replace('<ID schemeID="LA-TIN">LA-TIN-010456789</ID>', "").replace(
         "<Line>88 ถนนพระราม 4 แขวงคลองเตย เขตคลองเตย</Line>", ""
     )
-    found = problems("acdd-xml", data.encode("utf-8"))
+    found = REGISTRY.get("acdd-xml").read(data.encode("utf-8"), source="bad.input").warnings
     assert codes(found) == ["mandatory_missing", "mandatory_missing"]
     assert "'exporter ID'" in found[0].reason
     assert found[0].location == "/ACDD/Declaration/Exporter/ID"
@@ -205,22 +225,36 @@ def test_unz_must_repeat_the_control_reference() -> None:
     assert problem.location == "segment 55 (UNZ), line 56"
 
 
-def test_unsupported_segments_and_qualifiers_are_reported_not_skipped() -> None:
+def test_unmapped_segments_and_qualifiers_are_kept_with_warnings_not_skipped() -> None:
     data = (
         ROAD_EDI.replace("LOC+22+8001'", "LOC+99+8001'")
         .replace("SEL+CN-CQ-2025-55810'", "GIS+23'")
         .replace("PAC+12++PX'", "TAX+7'")
     )
-    found = problems("cusdec", data.encode("utf-8"))
-    unsupported = [(p.value, p.location) for p in found if p.code == "unsupported_segment"]
-    assert unsupported == [
-        ("99", "segment 5 (LOC), line 6"), ("GIS", "segment 13 (GIS), line 14"),
+    with pytest.raises(DocumentRefusedError) as caught:
+        REGISTRY.get("cusdec").parse(data.encode("utf-8"), source="bad.input")
+    kept = [(p.value, p.location) for p in caught.value.warnings if p.code == "kept_segment"]
+    assert kept == [
+        ("LOC", "segment 5 (LOC), line 6"), ("GIS", "segment 13 (GIS), line 14"),
         ("TAX", "segment 49 (TAX), line 50"),
     ]  # fmt: skip
     # Without its LOC+22 the declaration lacks its office: the model says so, at that segment.
-    assert [(p.field, p.location) for p in found if p.code != "unsupported_segment"] == [
+    assert [(p.field, p.location) for p in caught.value.problems] == [
         ("declaring_office", "segment 2 (UNH), line 3")
     ]
+
+
+def test_kept_segments_are_written_back_in_their_part() -> None:
+    data = ROAD_EDI.replace("SEL+CN-CQ-2025-55810'", "GIS+23'").replace("PAC+12++PX'", "TAX+7+VAT'")
+    adapter = REGISTRY.get("cusdec")
+    declaration = adapter.parse(data.encode("utf-8"))
+    assert declaration.extensions["cusdec:GIS#1"] == "GIS+23"
+    rendered = adapter.render(declaration)
+    assert "cusdec:GIS#1" not in {p.removeprefix("extensions.") for p in rendered.loss.paths}
+    text = rendered.data.decode("utf-8")
+    assert "\nGIS+23'\nUNS+D'" in text
+    assert "TAX+7+VAT'" in text.split("UNS+D'")[1].split("UNS+S'")[0]
+    assert adapter.parse(rendered.data).extensions == declaration.extensions
 
 
 def test_cusdec_values_are_checked_where_they_are() -> None:

@@ -84,7 +84,7 @@ def test_loss_is_listed_on_stderr(capsysbinary: pytest.CaptureFixture[bytes]) ->
     errors = captured.err.decode()
     assert "note: cusdec cannot carry everything" in errors
     assert "- message_id: cusdec has no place for it" in errors
-    assert "- extensions (2x): cusdec has no place for it" in errors
+    assert "- extensions (2x): CUSDEC carries only segments a CUSDEC reader kept" in errors
 
 
 def test_validate_says_what_it_read(capsys: pytest.CaptureFixture[str]) -> None:
@@ -164,3 +164,57 @@ def test_a_real_process_converts_from_stdin_to_stdout() -> None:
     declaration = REGISTRY.get("cusdec").parse(done.stdout)
     assert declaration.exporter is not None
     assert declaration.exporter.name == "重庆东盟快线物流有限公司"
+
+
+REAL = DATA / "real"
+
+
+def test_validate_prints_warnings_with_locations_and_passes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = REAL / "cn-export-pre-acceptance.xml"
+    assert main(["validate", "--format", "cn-swxml", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "ok: " in captured.out
+    assert f"warning: {path}:/DecMessage/DecHead/PreEntryId: functional_reference: " in (
+        captured.err
+    )
+    assert "(got 'LAO000')" in captured.err
+
+
+def test_validate_strict_fails_on_warnings(capsys: pytest.CaptureFixture[str]) -> None:
+    path = REAL / "cn-export-pre-acceptance.xml"
+    assert main(["validate", "--strict", "--format", "cn-swxml", str(path)]) == 1
+    assert "warning(s) and --strict" in capsys.readouterr().err
+    clean = DATA / "cusdec/road-chongqing-hanoi-pingxiang.edi"
+    assert main(["validate", "--strict", "--format", "cusdec", str(clean)]) == 0
+
+
+def test_problems_are_capped_so_hostile_input_cannot_flood_the_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = (DATA / "cn-swxml/rail-chongqing-vientiane-bangkok.xml").read_text("utf-8")
+    lines = "".join(f"<DecList><GNo>x{n}</GNo></DecList>" for n in range(5000))
+    bad = tmp_path / "flood.xml"
+    bad.write_text(text.replace("<DecLists>", "<DecLists>" + lines), encoding="utf-8")
+    assert main(["validate", "--format", "cn-swxml", str(bad)]) == 1
+    errors = capsys.readouterr().err
+    assert errors.count("\n  - ") == 101  # the first 100, then one line for the rest
+    assert errors.splitlines()[-1].endswith(" more")
+    assert len(errors) < 100_000
+
+
+def test_several_messages_convert_to_one_file_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = REAL / "cusdec-three-messages.edi"
+    assert main(["convert", "--from", "cusdec", "--to", "canonical-json", str(path)]) == 1
+    assert "holds 3 declarations: give -o" in capsys.readouterr().err
+    out = tmp_path / "batch.json"
+    assert (
+        main(["convert", "--from", "cusdec", "--to", "canonical-json", str(path), "-o", str(out)])
+        == 0
+    )
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["batch.1.json", "batch.2.json", "batch.3.json"]
+    assert b"CQ2025101800002" in (tmp_path / "batch.2.json").read_bytes()
