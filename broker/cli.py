@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "broker.demo.cli",
     "broker.signing.cli",
     "broker.formats.cli",
+    "broker.directory.cli",
 )
 
 

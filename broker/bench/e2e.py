@@ -29,6 +29,7 @@ from broker.bench.e2e_transport import raw_aiokafka_rate, transport_path_rate
 from broker.clock import SystemClock
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
 from broker.demo.traffic import rail_transit
+from broker.directory.load import write_small_corridor
 from broker.node.assemble import build_parts
 from broker.node.config import NodeConfig, load_node_config
 from broker.node.ledger import DeliveryStatus
@@ -49,14 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(root: Path, node_id: str, fmt: str, partner: str, bootstrap: str, ns: str) -> Path:
     path = root / f"{node_id}.toml"
+    write_small_corridor(
+        root / f"corridor-{ns}.toml", {"CN-CQ": "cn-swxml", "LA-VTE": "acdd-xml"}, ns
+    )
     path.write_text(
         f'node_id = "{node_id}"\nformat = "{fmt}"\nstate_dir = "state/{node_id}"\n'
         f'gateway_dir = "gateway/{node_id}"\nreceipt_timeout_s = 300\n'
         f'[kafka]\nbootstrap_servers = "{bootstrap}"\n'
         f'[identity]\nnode_dir = "pki/nodes/{node_id}"\ntrust_list = "pki/trust-list.pem"\n'
         f'passphrase_file = "pki/passphrase.txt"\n'
-        f'[topics]\nnamespace = "{ns}"\npartitions = 3\n'
-        f'[[partners]]\nnode_id = "{partner}"\n',
+        f'[directory]\nfile = "corridor-{ns}.toml"\nnamespace = "{ns}"\n',
         encoding="utf-8",
     )
     return path

@@ -24,8 +24,16 @@ from rich.progress import Progress
 from rich.table import Table
 
 from broker.clock import Clock, SystemClock
-from broker.demo.setup import demo_configs, ensure_demo_pki, prepare_corridor
-from broker.demo.traffic import Planned, corridor_traffic
+from broker.demo.setup import (
+    demo_configs,
+    demo_directory,
+    demo_passwords,
+    ensure_demo_pki,
+    identities,
+    prepare_demo_corridor,
+)
+from broker.demo.traffic import MEETING_FLOWS, Planned, corridor_traffic, meeting_traffic
+from broker.directory.load import load_corridor
 from broker.errors import FormatError
 from broker.metrics import MetricsServer
 from broker.node.assemble import build_parts
@@ -47,7 +55,8 @@ ATTACK_TARGET = "LA-VTE"
 @dataclass
 class DemoOptions:
     work_dir: Path
-    kafka: KafkaSettings
+    kafka: KafkaSettings  # the administrator's connection (a super user under SASL)
+    directory: Path | None = None  # the corridor directory file (default deploy/corridor.toml)
     rate: float = 20.0
     duration: float = 10.0
     lines: int = 5
@@ -77,20 +86,43 @@ class CorridorDemo:
         self.books = Books()
         self.nodes: dict[str, CorridorNode] = {}
         self._servers: list[MetricsServer] = []
-        self._transport: Transport = KafkaTransport(options.kafka)
+        self._transport: Transport = KafkaTransport(options.kafka)  # the attacker, the reader
         self.run_id = "D" + format(int(time.time()) % 46_656_000, "x").upper()
 
     # ------------------------------------------------------------------ main
     async def run(self) -> int:
         started = self.clock.now()
         work = self.options.work_dir
-        await asyncio.to_thread(ensure_demo_pki, work / "pki", self.clock)
-        configs = demo_configs(
-            work, self.options.kafka, self.options.metrics, self.options.metrics_base_port
+        directory = self.options.directory or demo_directory()
+        corridor = load_corridor(directory)
+        await asyncio.to_thread(ensure_demo_pki, work / "pki", self.clock, identities(corridor))
+        passwords = demo_passwords(work, corridor)
+        report = await prepare_demo_corridor(
+            self.options.kafka, corridor, work / "pki", passwords, self.clock
         )
-        await prepare_corridor(self._transport, configs, work / "pki", self.clock)
+        self.console.print(
+            f"directory {directory.name} serial {corridor.serial}: {len(corridor.members)} "
+            f"members, {len(corridor.agreements)} agreements; {report.lines()[0]}, "
+            f"{report.users} users, {report.acls} ACLs; " + report.lines()[-1]
+        )
+        for line in (line for line in report.lines() if line.startswith("DRIFT")):
+            self.console.print(f"[yellow]{line}[/yellow]")
+        configs = demo_configs(
+            work,
+            corridor,
+            directory,
+            self.options.kafka,
+            passwords,
+            metrics=self.options.metrics,
+            metrics_base_port=self.options.metrics_base_port,
+        )
         stop = asyncio.Event()
+        began = time.monotonic()
         await self._start_nodes(configs)
+        self.console.print(
+            f"{len(configs)} nodes ready in {time.monotonic() - began:.1f} s, each with its own "
+            "Kafka user"
+        )
         loops = [asyncio.create_task(node.run(stop)) for node in self.nodes.values()]
         try:
             await self._send_traffic()
@@ -111,13 +143,17 @@ class CorridorDemo:
                 server.stop()
 
     async def _start_nodes(self, configs: list[NodeConfig]) -> None:
+        """All nodes in this one process, started together: 15 interpreters would need about
+        15 x 60 MB and their start-up CPU on two cores; one event loop serves them all."""
         for config in configs:
             parts = build_parts(config, clock=self.clock, registry=CollectorRegistry())
-            node = CorridorNode(parts, deliver=self._on_delivered(config.node_id))
-            await node.start()
-            self.nodes[config.node_id] = node
+            self.nodes[config.node_id] = CorridorNode(
+                parts, deliver=self._on_delivered(config.node_id)
+            )
+        await asyncio.gather(*(node.start() for node in self.nodes.values()))
+        for config in configs:
             if config.metrics_port is not None:
-                self._serve_metrics(node, config.metrics_port)
+                self._serve_metrics(self.nodes[config.node_id], config.metrics_port)
 
     def _serve_metrics(self, node: CorridorNode, port: int) -> None:
         try:
@@ -140,7 +176,17 @@ class CorridorDemo:
     # ------------------------------------------------------------------ traffic
     async def _send_traffic(self) -> None:
         count = max(1, int(self.options.rate * self.options.duration))
-        planned = list(corridor_traffic(self.run_id, count, self.clock.now(), self.options.lines))
+        now = self.clock.now()
+        # The meeting's flows: every administration sends, a round each (at least one).
+        rounds = max(1, count // (4 * len(MEETING_FLOWS)))
+        meeting = list(meeting_traffic(self.run_id, rounds, now, min(self.options.lines, 3)))
+        planned = list(corridor_traffic(self.run_id, max(1, count - len(meeting)), now,
+                                        self.options.lines))  # fmt: skip
+        # Interleaved, so every node is busy all along at a low rate.
+        step = max(1, len(planned) // max(1, len(meeting)))
+        for index, plan in enumerate(meeting):
+            planned.insert(min(len(planned), index * (step + 1)), plan)
+        count = len(planned)
         began = time.monotonic()
         with Progress(console=self.console, transient=True) as progress:
             task = progress.add_task(f"sending {count} declarations", total=count)
@@ -283,10 +329,13 @@ class CorridorDemo:
 
     # ------------------------------------------------------------------ summary
     def _summary(self, letters: list[tuple[str, str, str, str]], attacks: dict[str, str]) -> bool:
+        # Grouped by country (China's districts together): 15 nodes make ~60 node pairs.
         per_pair: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
         latency: dict[tuple[str, str], list[float]] = defaultdict(list)
+        nodes: dict[tuple[str, str], set[str]] = defaultdict(set)
         for key, sender in self.books.expected.items():
-            pair = (sender, key[1])
+            pair = (sender[:2], key[1][:2])
+            nodes[pair] |= {sender, key[1]}
             per_pair[pair]["sent"] += 1
             arrived = self.books.delivered.get(key)
             if arrived is not None:
@@ -298,9 +347,9 @@ class CorridorDemo:
                 elif row.recipient == key[1] and row.status is DeliveryStatus.REJECTED:
                     per_pair[pair]["rejected"] += 1
         for sender, receiver, _, _ in letters:
-            per_pair[(sender, receiver)]["dead-lettered"] += 1
-        table = Table(title=f"ILSTC corridor demo, run {self.run_id}")
-        columns = ("from", "to", "sent", "deliv", "rcpt", "rej", "DLQ", "p50ms", "p99ms")
+            per_pair[(sender[:2], receiver[:2])]["dead-lettered"] += 1
+        table = Table(title=f"ILSTC corridor demo, run {self.run_id} (by country)")
+        columns = ("from", "to", "nodes", "sent", "deliv", "rcpt", "rej", "DLQ", "p50ms", "p99ms")
         for column in columns:
             table.add_column(column, justify="left" if column in ("from", "to") else "right")
         for (sender, recipient), counts in sorted(per_pair.items()):
@@ -310,9 +359,9 @@ class CorridorDemo:
                 f"{times[min(len(times) - 1, int(len(times) * 0.99))] * 1000:.0f}" if times else "-"
             )
             table.add_row(
-                sender, recipient, str(counts["sent"]), str(counts["delivered"]),
-                str(counts["accepted"] + counts["rejected"]), str(counts["rejected"]),
-                str(counts["dead-lettered"]), p50, p99,
+                sender, recipient, str(len(nodes[(sender, recipient)])), str(counts["sent"]),
+                str(counts["delivered"]), str(counts["accepted"] + counts["rejected"]),
+                str(counts["rejected"]), str(counts["dead-lettered"]), p50, p99,
             )  # fmt: skip
         self.console.print(table)
         caught = {message_id: code for _, _, message_id, code in letters}

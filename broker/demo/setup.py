@@ -1,20 +1,26 @@
-"""Demo set-up: keys for four national CAs and nodes, node configs, topics, key directory.
+"""Demo set-up from the corridor directory file: keys, node configs, topics, users, ACLs, entries.
 
 The demo's PKI and node state persist in one work folder between runs (a key directory on a
 long-lived Kafka keeps working); each run's traffic is new (its references carry a run id).
+Every node logs in as its own SCRAM user, whose ACLs `corridor apply` derived from the directory.
 """
 
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from broker.clock import Clock
-from broker.formats.registry import default_registry
-from broker.node.config import NodeConfig, load_node_config
+from broker.directory.access import KEY_PUBLISHER_USER, SECRETARIAT_USER, corridor_acls, user_name
+from broker.directory.apply import ApplyReport, apply_corridor, passwords_in
+from broker.directory.entries import sign_entries
+from broker.directory.kafka_admin import CorridorAdmin
+from broker.directory.model import Corridor
+from broker.node.config import DirectorySettings, IdentitySettings, NodeConfig, joined
 from broker.node.topics import CorridorTopics
 from broker.signing.corridor_pki import (
     DEMO_NODES,
@@ -22,67 +28,47 @@ from broker.signing.corridor_pki import (
     TRUST_LIST_FILE,
     create_corridor_pki,
 )
+from broker.signing.records import certificate_announcement
 from broker.signing.keyfile import passphrase_from_file, write_owner_only
 from broker.signing.pki import load_ca, load_node
-from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord, Transport
+from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 
-
-def repo_deploy_dir() -> Path:
-    """`deploy/nodes/` of the source tree the package runs from."""
-    return Path(__file__).resolve().parents[2] / "deploy" / "nodes"
+FIRST_METRICS_PORT = 9464
 
 
-def ensure_demo_pki(pki: Path, clock: Clock) -> None:
-    """National CAs for CN, LA, TH, VN and one node each, unless already made."""
-    if (pki / TRUST_LIST_FILE).exists():
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[2]
+
+
+def demo_directory() -> Path:
+    """`deploy/corridor.toml` of the source tree the package runs from."""
+    return repo_root() / "deploy" / "corridor.toml"
+
+
+def identities(corridor: Corridor) -> list[str]:
+    return [*(m.node_id for m in corridor.members), corridor.secretariat]
+
+
+def ensure_demo_pki(pki: Path, clock: Clock, node_ids: Sequence[str] = DEMO_NODES) -> None:
+    """National CAs and one identity per node of `node_ids`, unless already made."""
+    wanted = list(node_ids)
+    if (pki / TRUST_LIST_FILE).exists() and all((pki / "nodes" / n).is_dir() for n in wanted):
         return
-    pki.mkdir(parents=True, exist_ok=True)
+    if pki.exists():  # an older demo's PKI (fewer members): the demo's own folder, remade
+        shutil.rmtree(pki)
+    pki.mkdir(parents=True)
     passphrase = SecretStr(secrets.token_urlsafe(24))
     write_owner_only(pki / PASSPHRASE_FILE, passphrase.get_secret_value().encode())
-    create_corridor_pki(pki, DEMO_NODES, passphrase, clock=clock)
-
-
-def demo_configs(
-    work: Path, kafka: KafkaSettings, metrics: bool, metrics_base_port: int | None = None
-) -> list[NodeConfig]:
-    """The example configs of `deploy/nodes/`, pointed at the demo's folder and Kafka."""
-    known = frozenset(default_registry().ids())
-    configs = []
-    for index, node_id in enumerate(DEMO_NODES):
-        config = load_node_config(repo_deploy_dir() / f"{node_id}.toml", known)
-        identity = config.identity.model_copy(
-            update={
-                "node_dir": work / "pki" / "nodes" / node_id,
-                "trust_list": work / "pki" / TRUST_LIST_FILE,
-                "passphrase_file": work / "pki" / PASSPHRASE_FILE,
-            }
-        )
-        configs.append(
-            config.model_copy(
-                update={
-                    "kafka": kafka,
-                    "identity": identity,
-                    "state_dir": work / "nodes" / node_id,
-                    "gateway_dir": work / "gateway" / node_id,
-                    "metrics_port": (
-                        None
-                        if not metrics
-                        else config.metrics_port
-                        if metrics_base_port is None
-                        else metrics_base_port + index
-                    ),
-                }
-            )
-        )
-    return configs
+    create_corridor_pki(pki, wanted, passphrase, clock=clock)
 
 
 async def prepare_corridor(
     transport: Transport, configs: Sequence[NodeConfig], pki: Path, clock: Clock
 ) -> None:
-    """Create the topics and announce every node certificate, signed by its national CA."""
+    """Create the configs' topics and announce their certificates (tests and `bench e2e`, on a
+    cluster without ACLs; the demo uses `prepare_demo_corridor`)."""
     topics = CorridorTopics.of(configs[0].topics)
     admin = await transport.admin()
     try:
@@ -96,11 +82,99 @@ async def prepare_corridor(
         for config in configs:
             ca = load_ca(pki / "ca" / config.country, passphrase)
             node = load_node(pki / "nodes" / config.node_id, passphrase)
-            announcement = certificate_announcement(ca, node.certificate, at=clock.now())
-            await producer.send(
-                OutboundRecord(
-                    topics.keys, announcement.value, announcement.key, announcement.headers
-                )
-            )
+            a = certificate_announcement(ca, node.certificate, at=clock.now())
+            await producer.send(OutboundRecord(topics.keys, a.value, a.key, tuple(a.headers)))
     finally:
         await producer.stop()
+
+
+def node_kafka(kafka: KafkaSettings, user: str, password: str) -> KafkaSettings:
+    if not kafka.security_protocol.startswith("SASL"):
+        return kafka
+    return kafka.model_copy(update={"username": user, "password": SecretStr(password)})
+
+
+def demo_configs(
+    work: Path,
+    corridor: Corridor,
+    directory_file: Path,
+    kafka: KafkaSettings,
+    passwords: dict[str, str],
+    *,
+    metrics: bool,
+    metrics_base_port: int | None = None,
+) -> list[NodeConfig]:
+    """One node config per member: its own Kafka user, keys, state; the directory for the rest."""
+    configs = []
+    base = FIRST_METRICS_PORT if metrics_base_port is None else metrics_base_port
+    # Metrics ports: the four nodes of deploy/prometheus/prometheus.yml first (9464-9467).
+    order = sorted(
+        corridor.members,
+        key=lambda m: DEMO_NODES.index(m.node_id) if m.node_id in DEMO_NODES else len(DEMO_NODES),
+    )
+    for index, member in enumerate(order):
+        user = user_name(member.node_id)
+        config = NodeConfig(
+            node_id=member.node_id,
+            kafka=node_kafka(kafka, user, passwords[user]),
+            identity=IdentitySettings(
+                node_dir=work / "pki" / "nodes" / member.node_id,
+                trust_list=work / "pki" / TRUST_LIST_FILE,
+                passphrase_file=work / "pki" / PASSPHRASE_FILE,
+            ),
+            directory=DirectorySettings(
+                namespace=corridor.topics.namespace,
+                file=directory_file,
+                secretariat=corridor.secretariat,
+            ),
+            state_dir=work / "nodes" / member.node_id,
+            gateway_dir=work / "gateway" / member.node_id,
+            metrics_port=base + index if metrics else None,
+            receipt_timeout_s=30,
+        )
+        configs.append(joined(config, corridor, source=str(directory_file)))
+    return configs
+
+
+async def prepare_demo_corridor(
+    admin_kafka: KafkaSettings,
+    corridor: Corridor,
+    pki: Path,
+    passwords: dict[str, str],
+    clock: Clock,
+) -> ApplyReport:
+    """Apply the directory (topics, users, ACLs), announce every certificate (as the key
+    publisher) and publish the directory's signed entries (as the secretariat)."""
+    async with CorridorAdmin(admin_kafka) as admin:
+        report = await apply_corridor(
+            admin, corridor, passwords=passwords if _sasl(admin_kafka) else None
+        )
+    topics = CorridorTopics(corridor.topics.namespace)
+    passphrase = passphrase_from_file(pki / PASSPHRASE_FILE)
+    announcements = []
+    for node_id in identities(corridor):
+        ca = load_ca(pki / "ca" / node_id[:2], passphrase)
+        node = load_node(pki / "nodes" / node_id, passphrase)
+        a = certificate_announcement(ca, node.certificate, at=clock.now())
+        announcements.append(OutboundRecord(topics.keys, a.value, a.key, tuple(a.headers)))
+    secretariat = load_node(pki / "nodes" / corridor.secretariat, passphrase)
+    entries = [
+        OutboundRecord(topics.directory, e.value, e.key, tuple(e.headers))
+        for e in sign_entries(corridor, secretariat, at=clock.now())
+    ]
+    for user, records in ((KEY_PUBLISHER_USER, announcements), (SECRETARIAT_USER, entries)):
+        producer = KafkaTransport(node_kafka(admin_kafka, user, passwords.get(user, ""))).producer()
+        await producer.start()
+        try:
+            await producer.send_many(records)
+        finally:
+            await producer.stop()
+    return report
+
+
+def _sasl(kafka: KafkaSettings) -> bool:
+    return kafka.security_protocol.startswith("SASL")
+
+
+def demo_passwords(work: Path, corridor: Corridor) -> dict[str, str]:
+    return passwords_in(work / "credentials", sorted(corridor_acls(corridor)))

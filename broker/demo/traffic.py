@@ -6,7 +6,12 @@ Scenarios, each from the node whose national system would file it:
 - VN-HAN: Vietnamese export by road to Chongqing via Huu Nghi / Pingxiang (to CN-CQ)
 - TH-BKK: Thai durian export by rail Bangkok -> Vientiane -> Kunming (to LA-VTE, CN-CQ)
 plus amendments (message function CHANGE) and cancellations of earlier Chongqing references
-(the Thai declarations go to China too, whose single-window format carries originals only).
+(the Thai declarations go to China too, whose single-window format carries originals only),
+and one flow per other administration of the corridor meeting (`MEETING_FLOWS`): Zhanjiang and
+Qinzhou sea freight to Singapore and Malaysia, Urumqi and Xi'an rail to Kazakhstan, Nanning road
+to Vietnam, Myanmar road to Kunming (issued at Yangon's +06:30), Cambodian and Bruneian sea
+freight to Qinzhou, and ASEAN Single Window exchanges between ASEAN members. Each flow's issue
+time is the sender's local time, its offset from the IANA zone (zoneinfo), never a constant.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from broker.model import (
     Declaration,
@@ -140,6 +146,128 @@ def cancelled(original: Declaration, issued: datetime) -> Declaration:
     return _renumbered(
         original, original.functional_reference, issued, function=MessageFunction.CANCELLATION
     )
+
+
+@dataclass(frozen=True)
+class Flow:
+    """One administration's regular flow: sender node, where the goods go, how, in which zone."""
+
+    sender: str
+    prefix: str  # reference prefix
+    scenario: str
+    mode: TransportMode
+    itinerary: tuple[str, ...]
+    exit_place: str | None
+    entry_place: str | None
+    zone: str
+    currency: str
+    exporter: str
+    importer: str
+    means: str
+
+
+# UN/LOCODEs as in broker/codes/locodes.py; unconfirmed ones (Qinzhou, Zhanjiang) are flagged
+# there and in docs/domain.md; places without a confirmed code are left out (None).
+MEETING_FLOWS: tuple[Flow, ...] = (
+    Flow("CN-ZJ", "ZJ", "sea CN(Zhanjiang)-SG", TransportMode.MARITIME, ("CN", "SG"),
+         "CNZHA", "SGSIN", "Asia/Shanghai", "CNY", "湛江港务集团贸易有限公司",
+         "Lion City Trading Pte Ltd", "BEIBU GULF 7"),
+    Flow("CN-ZJ", "ZJ", "sea CN(Zhanjiang)-MY", TransportMode.MARITIME, ("CN", "MY"),
+         "CNZHA", "MYPKG", "Asia/Shanghai", "CNY", "湛江港务集团贸易有限公司",
+         "Syarikat Perdagangan Klang Sdn Bhd", "ZHANJIANG EXPRESS"),
+    Flow("CN-NN", "NN", "sea CN(Qinzhou)-MY", TransportMode.MARITIME, ("CN", "MY"),
+         "CNQZH", "MYPKG", "Asia/Shanghai", "CNY", "广西北部湾国际港务贸易有限公司",
+         "Syarikat Perdagangan Klang Sdn Bhd", "QINZHOU STAR"),
+    Flow("CN-NN", "NN", "road CN(Nanning)-VN", TransportMode.ROAD, ("CN", "VN"),
+         "CNPIN", "VNHAN", "Asia/Shanghai", "CNY", "广西南宁东盟物流有限公司",
+         "Công ty TNHH Thương mại Lạng Sơn", "桂A·K2281"),
+    Flow("CN-URC", "UR", "rail CN(Urumqi)-KZ", TransportMode.RAIL, ("CN", "KZ"),
+         None, "KZALA", "Asia/Shanghai", "CNY", "新疆霍尔果斯陆港贸易有限公司",
+         "ТОО Алматы Транзит Логистик", "X9021"),
+    Flow("CN-XA", "XA", "rail CN(Xi'an)-KZ", TransportMode.RAIL, ("CN", "KZ"),
+         None, "KZALA", "Asia/Shanghai", "CNY", "西安国际港务区长安号贸易有限公司",
+         "ТОО Алматы Транзит Логистик", "X8157"),
+    Flow("MM-RGN", "MM", "road MM-CN(Kunming)", TransportMode.ROAD, ("MM", "CN"),
+         None, "CNKMG", "Asia/Yangon", "USD", "မြန်မာ ပို့ကုန် ကုမ္ပဏီ လီမိတက်",
+         "云南瑞丽边境贸易有限公司", "YGN-4B/2291"),
+    Flow("KH-PNH", "KH", "sea KH-CN(Qinzhou)", TransportMode.MARITIME, ("KH", "CN"),
+         None, "CNQZH", "Asia/Phnom_Penh", "USD", "ក្រុមហ៊ុន អង្ករកម្ពុជា នាំចេញ",
+         "广西北部湾粮油进口有限公司", "SIHANOUK 3"),
+    Flow("BN-BWN", "BN", "sea BN-CN(Qinzhou)", TransportMode.MARITIME, ("BN", "CN"),
+         None, "CNQZH", "Asia/Brunei", "BND", "Muara Export Sdn Bhd",
+         "广西北部湾海产品进口有限公司", "MUARA 5"),
+    Flow("SG-SIN", "SG", "sea SG-CN(Zhanjiang)", TransportMode.MARITIME, ("SG", "CN"),
+         "SGSIN", "CNZHA", "Asia/Singapore", "SGD", "Lion City Trading Pte Ltd",
+         "湛江港务集团贸易有限公司", "PACIFIC 12"),
+    Flow("KZ-ALA", "KZ", "rail KZ-CN(Urumqi, Xi'an)", TransportMode.RAIL, ("KZ", "CN"),
+         "KZALA", None, "Asia/Almaty", "KZT", "ТОО Казахстан Зерно Экспорт",
+         "新疆霍尔果斯陆港贸易有限公司", "X2107"),
+    Flow("LA-VTE", "LA", "road LA-TH (ASW)", TransportMode.ROAD, ("LA", "TH"),
+         "LAVTE", "THBKK", "Asia/Vientiane", "LAK", "ບໍລິສັດ ກາເຟລາວ ສົ່ງອອກ",
+         "บริษัท กาแฟไทย นำเข้า จำกัด", "ກທ 1234"),
+    Flow("MY-KUL", "MY", "road MY-SG (ASW)", TransportMode.ROAD, ("MY", "SG"),
+         None, "SGSIN", "Asia/Kuala_Lumpur", "MYR", "Syarikat Perdagangan Klang Sdn Bhd",
+         "Lion City Trading Pte Ltd", "WXY 8812"),
+    Flow("VN-HAN", "VN", "road VN-KH (ASW)", TransportMode.ROAD, ("VN", "KH"),
+         "VNHAN", None, "Asia/Ho_Chi_Minh", "VND", "Công ty TNHH Thương mại Lạng Sơn",
+         "ក្រុមហ៊ុន អង្ករកម្ពុជា នាំចេញ", "29C-12345"),
+)  # fmt: skip
+
+
+def _trader(name: str, country: str, reference: str, role: str) -> Party:
+    """An illustrative trader (not a real registration) with the items ACDD makes mandatory."""
+    digest = uuid.uuid5(_NAMESPACE, f"{name}:{role}").hex[:10].upper()
+    return Party(
+        name=name,
+        identifier=f"{country}{digest}",
+        identifier_scheme=f"{country}-TIN",
+        street=f"Trade Park {int(digest[:4], 16) % 90 + 1}",
+        city=None,
+        country=country,
+    )
+
+
+def flow_declaration(flow: Flow, reference: str, issued: datetime, lines: int) -> Declaration:
+    zone = ZoneInfo(flow.zone)
+    local = issued.astimezone(zone)
+    offset = local.utcoffset()
+    base = sample_declaration(lines=lines, reference=reference)
+    origin, destination = flow.itinerary[0], flow.itinerary[-1]
+    items = tuple(
+        GoodsItem.model_validate(
+            {**item.model_dump(), "value_currency": flow.currency, "preference": None,
+             "origin_country": origin}
+        )
+        for item in base.goods_items
+    )  # fmt: skip
+    total = sum((i.value for i in items if i.value is not None), Decimal(0))
+    return _renumbered(
+        base, reference, local,
+        kind=DeclarationKind.EXPORT,
+        issue_time_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
+        itinerary=flow.itinerary,
+        exit_place=flow.exit_place,
+        entry_place=flow.entry_place,
+        exit_office=None,
+        entry_office=None,
+        exporter=_trader(flow.exporter, origin, reference, "E"),
+        importer=_trader(flow.importer, destination, reference, "I"),
+        declarant=_trader(flow.exporter, origin, reference, "D"),
+        transport=Transport(mode=flow.mode, means_identity=flow.means, nationality=origin),
+        goods_items=items,
+        total_value=total, total_value_currency=flow.currency,
+        invoice_amount=total, invoice_currency=flow.currency,
+        incoterm_place=None,
+        consignment_ucr=None,
+    )  # fmt: skip
+
+
+def meeting_traffic(run: str, rounds: int, now: datetime, lines: int = 3) -> Iterator[Planned]:
+    """`rounds` declarations of every flow in `MEETING_FLOWS`."""
+    for number in range(rounds):
+        for index, flow in enumerate(MEETING_FLOWS):
+            reference = f"{flow.prefix}{run}{number:03d}{index:02d}"
+            yield Planned(flow.sender, flow_declaration(flow, reference, now, lines), flow.scenario)
 
 
 def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Iterator[Planned]:

@@ -9,17 +9,27 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Protocol, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from broker.directory.model import NodeId, Partner, TopicSettings, TransitRoute
 from broker.errors import ConfigError, Problem
-from broker.model import TransportMode
-from broker.policy import unknown_fields
 from broker.transport.settings import KafkaSettings
 
-NodeId = Annotated[str, Field(pattern=r"^[A-Z]{2}-[A-Z0-9]{2,8}$")]
+__all__ = [
+    "DirectorySettings",
+    "IdentitySettings",
+    "NodeConfig",
+    "Partner",
+    "TopicSettings",
+    "TransitRoute",
+    "load_node_config",
+]
+
+# What the corridor directory decides: a node file that sets these is refused.
+FROM_DIRECTORY = ("partners", "transit_routes", "topics")
 
 
 class _Section(BaseModel):
@@ -35,50 +45,24 @@ class IdentitySettings(_Section):
     passphrase_file: Path | None = None
 
 
-class TopicSettings(_Section):
-    namespace: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,100}$")] = "customs.v1"
-    partitions: Annotated[int, Field(ge=1, le=1000)] = 3
-    replication_factor: Annotated[int, Field(ge=1, le=7)] = 1
-    min_insync_replicas: Annotated[int, Field(ge=1, le=7)] = 1
+class DirectorySettings(_Section):
+    """Which corridor the node joins and whom it believes about it.
 
-    @model_validator(mode="after")
-    def _isr_fits(self) -> Self:
-        if self.min_insync_replicas > self.replication_factor:
-            raise ValueError("min_insync_replicas cannot exceed replication_factor")
-        return self
-
-
-class Partner(_Section):
-    """Another node this one exchanges with, under a data-sharing agreement."""
-
-    node_id: NodeId
-    # Canonical field paths this partner may receive (None: the whole declaration).
-    allow_fields: tuple[str, ...] | None = None
-    seal: bool = False  # encrypt values to this partner (the corridor operator cannot read them)
-
-    @model_validator(mode="after")
-    def _known_fields(self) -> Self:
-        unknown = unknown_fields(self.allow_fields or ())
-        if unknown:
-            raise ValueError(f"allow_fields names no canonical field: {', '.join(unknown)}")
-        return self
-
-    @property
-    def country(self) -> str:
-        return self.node_id[:2]
-
-
-class TransitRoute(_Section):
-    """A corridor route the national format cannot describe, known to the node instead.
-
-    China's single-window XML names the destination but not the countries crossed: a node that
-    knows its rail service to Thailand runs through Laos fills in the itinerary, so the Lao
-    node receives the declaration too.
+    Partners, data-sharing terms, transit routes and the topic layout come from the corridor
+    directory, never from this file: `file` is a local copy (development, tests, first start),
+    `secretariat` the identity whose signed entries on `<namespace>.corridor` the node follows
+    live (a node refuses unsigned, foreign-signed or stale entries).
     """
 
-    mode: TransportMode
-    destination: Annotated[str, Field(pattern=r"^[A-Z]{2}$")]
-    via: tuple[Annotated[str, Field(pattern=r"^[A-Z]{2}$")], ...]
+    namespace: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,100}$")] = "customs.v1"
+    file: Path | None = None
+    secretariat: NodeId | None = None
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> Self:
+        if self.file is None and self.secretariat is None:
+            raise ValueError("the directory needs a file, a secretariat to follow, or both")
+        return self
 
 
 class NodeConfig(BaseSettings):
@@ -87,9 +71,11 @@ class NodeConfig(BaseSettings):
     )
 
     node_id: NodeId
-    format: str
+    format: str = ""  # the national format; "" = the directory's word for this member
     kafka: KafkaSettings = KafkaSettings()
     identity: IdentitySettings
+    directory: DirectorySettings | None = None
+    # Filled from the corridor directory (by `load_node_config`, the live follower, or a test).
     topics: TopicSettings = TopicSettings()
     partners: tuple[Partner, ...] = ()
     transit_routes: tuple[TransitRoute, ...] = ()
@@ -139,6 +125,8 @@ def _absolute(data: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in ("state_dir", "gateway_dir"):
         if key in out:
             out[key] = fix(out[key])
+    if isinstance(out.get("directory"), dict) and "file" in out["directory"]:
+        out["directory"] = {**out["directory"], "file": fix(out["directory"]["file"])}
     if isinstance(out.get("identity"), dict):
         identity = dict(out["identity"])
         for key in ("node_dir", "trust_list", "passphrase_file"):
@@ -148,14 +136,28 @@ def _absolute(data: dict[str, Any], base: Path) -> dict[str, Any]:
     return out
 
 
+def _refused_keys(raw: dict[str, Any], path: Path) -> list[Problem]:
+    return [
+        Problem(
+            "decided by the corridor directory, not by a node's file: remove it",
+            source=str(path),
+            field=key,
+        )
+        for key in FROM_DIRECTORY
+        if key in raw
+    ]
+
+
 def load_node_config(path: Path, known_formats: frozenset[str] | None = None) -> NodeConfig:
-    """Read, override from the environment, validate; `ConfigError` lists every problem."""
+    """Read, override from the environment, validate, join the directory file if one is named;
+    `ConfigError` lists every problem."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read node configuration {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    refused = _refused_keys(raw, path)
     try:
         config = NodeConfig(**_absolute(raw, path.parent))
     except ValidationError as exc:
@@ -163,7 +165,24 @@ def load_node_config(path: Path, known_formats: frozenset[str] | None = None) ->
             Problem(reason=e["msg"], source=str(path), field=".".join(str(p) for p in e["loc"]))
             for e in exc.errors(include_url=False)
         ]
-        raise ConfigError(f"invalid node configuration {path}", problems) from exc
+        raise ConfigError(f"invalid node configuration {path}", refused + problems) from exc
+    if refused:
+        raise ConfigError(f"invalid node configuration {path}", refused)
+    if config.directory is None:
+        raise ConfigError(
+            f"invalid node configuration {path}",
+            [
+                Problem(
+                    "a node needs [directory] (file and/or secretariat)",
+                    str(path),
+                    field="directory",
+                )
+            ],
+        )
+    if config.directory.file is not None:
+        from broker.directory.load import load_corridor  # the directory imports this module
+
+        config = joined(config, load_corridor(config.directory.file), source=str(path))
     if known_formats is not None and config.format not in known_formats:
         raise ConfigError(
             f"invalid node configuration {path}",
@@ -177,3 +196,50 @@ def load_node_config(path: Path, known_formats: frozenset[str] | None = None) ->
             ],
         )
     return config
+
+
+class _CorridorView(Protocol):
+    """What `joined` needs of `broker.directory.model.Corridor`."""
+
+    @property
+    def topics(self) -> TopicSettings: ...
+    def member(self, node_id: str) -> Any: ...
+    def partners_of(self, node_id: str) -> tuple[Partner, ...]: ...
+    def transit_routes_of(self, node_id: str) -> tuple[TransitRoute, ...]: ...
+
+
+def joined(config: NodeConfig, corridor: _CorridorView, *, source: str = "") -> NodeConfig:
+    """`config` with the partners, terms, routes and topics the directory gives its node."""
+    member = corridor.member(config.node_id)
+    problems = []
+    if member is None:
+        problems.append(Problem("not a member of the corridor directory", source, field="node_id"))
+    elif config.format and config.format != member.format:
+        problems.append(
+            Problem(
+                f"the directory says {config.node_id} speaks {member.format}",
+                source,
+                field="format",
+                value=config.format,
+            )
+        )
+    namespace = config.directory.namespace if config.directory else corridor.topics.namespace
+    if corridor.topics.namespace != namespace:
+        problems.append(
+            Problem(
+                f"the directory's namespace is {corridor.topics.namespace}",
+                source,
+                field="directory.namespace",
+                value=namespace,
+            )
+        )
+    if problems or member is None:
+        raise ConfigError(f"{config.node_id} cannot join the corridor", problems)
+    return config.model_copy(
+        update={
+            "format": member.format,
+            "topics": corridor.topics,
+            "partners": corridor.partners_of(config.node_id),
+            "transit_routes": corridor.transit_routes_of(config.node_id),
+        }
+    )

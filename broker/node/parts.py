@@ -47,8 +47,9 @@ class FormatLookup(Protocol):
     def get(self, format_id: str) -> DocumentFormat: ...
 
 
-@dataclass(frozen=True)
+@dataclass
 class NodeParts:
+    # Replaced (never mutated) when the corridor directory changes: read it per use.
     config: NodeConfig
     identity: NodeIdentity
     keys: KeyStore

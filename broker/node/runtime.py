@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Mapping
 from datetime import timedelta
 
+from broker.directory.follow import DirectoryFollower
 from broker.errors import BrokerError, SignatureError, TransportError
 from broker.node.ledger import DeliveryStatus
 from broker.node.outbox import OutboxSender
@@ -56,6 +57,7 @@ class CorridorNode:
         self._sender = Sender(parts, self._producer)
         self._receiver = Receiver(parts, self._producer, self._verifier, deliver)
         self._directory = KeyDirectory(parts.keys, parts.ledger)
+        self._corridor = DirectoryFollower.for_node(parts)  # None: the directory file only
         self.topics = CorridorTopics.of(parts.config.topics)
         self._keys_consumer: Consumer | None = None
         self._inbox: Consumer | None = None
@@ -78,6 +80,8 @@ class CorridorNode:
         self._keys_consumer = self.parts.transport.consumer([self.topics.keys], None)
         await self._keys_consumer.start()
         await self._catch_up_keys()
+        if self._corridor is not None:
+            await self._corridor.start()
         if receive:
             self._inbox = await self._new_inbox_consumer()
         if self.parts.gateway is not None:
@@ -89,6 +93,8 @@ class CorridorNode:
         for consumer in (self._inbox, self._keys_consumer):
             if consumer is not None:
                 await consumer.stop()
+        if self._corridor is not None:
+            await self._corridor.stop()
         await self._producer.stop()
 
     async def _new_inbox_consumer(self) -> Consumer:
@@ -109,6 +115,8 @@ class CorridorNode:
         loops = [self._inbox_loop(stop), self._keys_loop(stop), self._housekeeping_loop(stop)]
         if self.parts.gateway is not None:
             loops.append(self._gateway_loop(stop))
+        if self._corridor is not None:
+            loops.append(self._corridor.run(stop))
         await asyncio.gather(*loops)
 
     # ------------------------------------------------------------------ loops

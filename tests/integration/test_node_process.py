@@ -18,6 +18,7 @@ from broker.clock import SystemClock
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
 from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
+from broker.directory.load import write_small_corridor
 from broker.model.samples import sample_declaration
 from broker.node.assemble import build_parts
 from broker.node.config import NodeConfig, load_node_config
@@ -48,14 +49,14 @@ node_dir = "pki/nodes/{node_id}"
 trust_list = "pki/trust-list.pem"
 passphrase_file = "pki/passphrase.txt"
 
-[topics]
+[directory]
+file = "corridor-{namespace}.toml"
 namespace = "{namespace}"
-
-[[partners]]
-node_id = "{partner}"
 """,
         encoding="utf-8",
     )
+    formats = {node_id: "canonical-json", partner: "canonical-json"}
+    write_small_corridor(root / f"corridor-{namespace}.toml", formats, namespace)
     return path
 
 

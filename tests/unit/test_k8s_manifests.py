@@ -17,14 +17,19 @@ import pytest
 import yaml
 
 from broker.devkafka.config import KAFKA_VERSION
-from broker.node.config import NodeConfig, TopicSettings, load_node_config
+from broker.directory.access import user_name
+from broker.directory.load import load_corridor
+from broker.directory.manifests import topics_yaml, users_yaml
+from broker.node.config import NodeConfig, load_node_config
 from broker.node.topics import CorridorTopics
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 NAMESPACE = "ilstc-customs"
 NODES = ("CN-CQ", "LA-VTE", "TH-BKK", "VN-HAN")
-TOPICS = CorridorTopics()  # the default namespace, customs.v1, as in deploy/nodes/*.toml
+SOURCE = "deploy/corridor.toml"
+CORRIDOR = load_corridor(ROOT / SOURCE)
+TOPICS = CorridorTopics(CORRIDOR.topics.namespace)
 CLUSTER_SCOPED = {"Namespace"}
 
 Manifest = dict[str, Any]
@@ -109,59 +114,57 @@ def test_kafka_is_kraft_with_three_nodes_replication_three_and_min_isr_two() -> 
     ]
 
 
-def test_topics_are_the_corridor_layout_replicated_three_times() -> None:
-    settings = TopicSettings(partitions=3, replication_factor=3, min_insync_replicas=2)
-    expected = {spec.name: spec for spec in TOPICS.specs(NODES, settings)}
+def test_topics_and_users_are_exactly_what_the_directory_generates() -> None:
+    # `customs-broker corridor generate` wrote them; any hand edit or directory change shows.
+    assert (K8S / "topics.yaml").read_text(encoding="utf-8") == topics_yaml(CORRIDOR, SOURCE)
+    assert (K8S / "users.yaml").read_text(encoding="utf-8") == users_yaml(CORRIDOR, SOURCE)
     declared = {t["spec"]["topicName"]: t for t in of_kind("KafkaTopic")}
+    expected = {spec.name: spec for spec in TOPICS.layout(CORRIDOR)}
     assert declared.keys() == expected.keys()
     for name, topic in declared.items():
-        spec = expected[name]
-        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "corridor"
-        assert topic["spec"]["partitions"] == spec.partitions, name
+        assert topic["spec"]["partitions"] == expected[name].partitions, name
         assert topic["spec"]["replicas"] == 3, name
-        config = {k: str(v) for k, v in topic["spec"]["config"].items()}
-        assert config.items() >= dict(spec.configs).items(), name
-        assert topic["spec"]["replicas"] == spec.replication_factor
-        assert config["min.insync.replicas"] == "2"
+        assert str(topic["spec"]["config"]["min.insync.replicas"]) == "2", name
     assert declared[TOPICS.keys]["spec"]["config"]["cleanup.policy"] == "compact"
+    assert declared[TOPICS.directory]["spec"]["config"]["cleanup.policy"] == "compact"
 
 
-@pytest.mark.parametrize("node_id", NODES)
+@pytest.mark.parametrize("node_id", [m.node_id for m in CORRIDOR.members])
 def test_a_node_user_reads_only_its_inbox_and_writes_its_partners_and_its_dlq(
     node_id: str,
 ) -> None:
-    [user] = [u for u in of_kind("KafkaUser") if u["metadata"]["name"].endswith(node_id.lower())]
+    [user] = [u for u in of_kind("KafkaUser") if u["metadata"]["name"] == user_name(node_id)]
     assert user["spec"]["authentication"]["type"] == "scram-sha-512"
-    partners = [p.node_id for p in node_config(node_id).partners]
+    partners = [p.node_id for p in CORRIDOR.partners_of(node_id)]
     granted = acls(user)
     reads = {(t, n) for t, n, _, op in granted if op == "Read"}
     writes = {n for t, n, _, op in granted if op == "Write"}
     assert reads == {
         ("topic", TOPICS.inbox(node_id)),
+        ("topic", TOPICS.dead_letters(node_id)),
         ("topic", TOPICS.keys),
+        ("topic", TOPICS.directory),
         ("group", TOPICS.group(node_id)),
+        ("group", TOPICS.replay_group(node_id)),
     }
     assert writes == {TOPICS.inbox(p) for p in partners} | {TOPICS.dead_letters(node_id)}
     assert {pattern for _, _, pattern, _ in granted} == {"literal"}  # no prefix wildcards
-    assert {op for *_, op in granted} <= {"Read", "Write", "Describe"}
     declared = {t["spec"]["topicName"] for t in of_kind("KafkaTopic")}
     assert {n for t, n, _, _ in granted if t == "topic"} <= declared
 
 
-def test_no_node_can_read_another_nodes_inbox_or_any_dead_letters() -> None:
+def test_no_node_can_read_another_nodes_inbox() -> None:
     for user in of_kind("KafkaUser"):
         name = user["metadata"]["name"]
         for kind, resource, pattern, op in acls(user):
-            if kind != "topic" or op != "Read":
-                continue
-            if name == "customs-operator":  # dlq list/replay: dead letters only, never inboxes
-                assert resource.startswith(f"{TOPICS.namespace}.dlq."), resource
+            if (
+                kind != "topic"
+                or op != "Read"
+                or not resource.startswith(f"{TOPICS.namespace}.inbox.")
+            ):
                 continue
             assert pattern == "literal"
-            assert resource in (
-                TOPICS.keys,
-                TOPICS.inbox(name.removeprefix("customs-node-").upper()),
-            )
+            assert resource == TOPICS.inbox(name.removeprefix("customs-node-").upper()), name
 
 
 @pytest.mark.parametrize("node_id", NODES)
@@ -220,8 +223,6 @@ def test_a_deployment_configures_its_node_for_the_cluster_with_its_own_user(
     assert config.kafka.sasl_mechanism == "SCRAM-SHA-512"
     assert config.kafka.username == user
     assert config.kafka.password is not None
-    assert config.topics.replication_factor == 3
-    assert config.topics.min_insync_replicas == 2
     mounted = {m["mountPath"] for m in container["volumeMounts"]}
     for path in (config.state_dir, config.identity.node_dir, config.kafka.ssl_cafile):
         assert path is not None
