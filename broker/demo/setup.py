@@ -28,9 +28,9 @@ from broker.signing.corridor_pki import (
     TRUST_LIST_FILE,
     create_corridor_pki,
 )
-from broker.signing.records import certificate_announcement
 from broker.signing.keyfile import passphrase_from_file, write_owner_only
 from broker.signing.pki import load_ca, load_node
+from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord, Transport
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings

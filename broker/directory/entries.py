@@ -83,8 +83,7 @@ def sign_entries(
     """Every entry of `corridor`, signed by the secretariat's key, head last."""
     if secretariat.node_id != corridor.secretariat:
         raise ConfigError(
-            f"the directory names {corridor.secretariat} as secretariat, "
-            f"not {secretariat.node_id}"
+            f"the directory names {corridor.secretariat} as secretariat, not {secretariat.node_id}"
         )
     return [
         directory_entry(secretariat, type=TYPE_DIRECTORY_ENTRY, key=key, body=body, time=at)
