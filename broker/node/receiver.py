@@ -150,12 +150,18 @@ class Receiver:
         self._verifier = verifier
         self._deliver = deliver
         self._node = parts.config.node_id
-        self._partners = frozenset(p.node_id for p in parts.config.partners)
-        self._sealed_from = frozenset(p.node_id for p in parts.config.partners if p.seal)
+        self._partners_of: tuple[object, frozenset[str]] = (None, frozenset())
         self._topics = CorridorTopics.of(parts.config.topics)
         self._receipt_schema = parts.codec.writer_dataschema(SchemaKind.RECEIPT)
         # Answers of the batch in hand, produced together by `flush`.
         self._outgoing: list[tuple[Handled, OutboundRecord]] = []
+
+    def _partners(self) -> frozenset[str]:
+        """The partners in force: the corridor directory replaces `parts.config` live."""
+        config = self._parts.config
+        if self._partners_of[0] is not config:
+            self._partners_of = (config, frozenset(p.node_id for p in config.partners))
+        return self._partners_of[1]
 
     # ------------------------------------------------------------------ the one place
     def settle(self, handled: Handled) -> Handled:
@@ -300,7 +306,7 @@ class Receiver:
 
     async def _checked(self, record: InboundRecord, message: VerifiedMessage) -> Handled:
         envelope = message.envelope
-        if message.sender not in self._partners:
+        if message.sender not in self._partners():
             raise _Refused(
                 Code.NOT_A_PARTNER, f"header ce_source: {message.sender} is not a partner"
             )

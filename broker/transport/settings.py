@@ -28,6 +28,9 @@ class KafkaSettings(BaseModel):
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     request_timeout_ms: int = 30_000
+    # How stale a client's view of topics may get: partitions `corridor apply` adds to a
+    # running corridor are produced to and consumed (after a rebalance) within this time.
+    metadata_max_age_ms: int = 30_000
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -55,6 +58,7 @@ def client_kwargs(settings: KafkaSettings) -> dict[str, Any]:
         "bootstrap_servers": settings.bootstrap_servers,
         "security_protocol": settings.security_protocol,
         "request_timeout_ms": settings.request_timeout_ms,
+        "metadata_max_age_ms": settings.metadata_max_age_ms,
     }
     if settings.security_protocol.endswith("SSL"):
         context = ssl.create_default_context(

@@ -60,7 +60,8 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], within_s: floa
 
 @pytest.fixture
 def settings(kafka: KafkaEndpoint) -> KafkaSettings:
-    return KafkaSettings(bootstrap_servers=kafka.bootstrap_servers)
+    # Clients see added partitions at their next metadata refresh: a short one for the test.
+    return KafkaSettings(bootstrap_servers=kafka.bootstrap_servers, metadata_max_age_ms=3000)
 
 
 @pytest.fixture
@@ -232,7 +233,7 @@ async def test_changing_a_members_partitions_is_applied_on_a_running_corridor(
                 r.status is DeliveryStatus.DELIVERED for r in rows
             )
 
-        await eventually(all_acknowledged, within_s=90)
+        await eventually(all_acknowledged, within_s=60)
     finally:
         stop.set()
         await loop

@@ -112,7 +112,8 @@ def test_drift_reports_every_difference_and_says_what_can_be_fixed() -> None:
         (inbox, DriftKind.CONFIG),
         (CorridorTopics("ns").keys, DriftKind.MISSING),
     }
-    observed[inbox] = ObservedTopic(inbox, 6, 1, {"min.insync.replicas": "1"})
+    wanted = next(s for s in specs if s.name == inbox)
+    observed[inbox] = ObservedTopic(inbox, 6, 1, dict(wanted.configs))
     [shrink] = drift(specs, observed)[1:]
     assert shrink.kind is DriftKind.PARTITIONS_SHRINK
 
