@@ -17,6 +17,7 @@ BENCHMARKS: dict[str, str] = {
     "codec": "broker.bench.codec",
     "formats": "broker.bench.formats",
     "e2e": "broker.bench.e2e",
+    "corridor": "broker.bench.corridor",
 }
 
 

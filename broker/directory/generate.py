@@ -1,12 +1,15 @@
-"""A synthetic corridor of N members for scale tests: the demo's members, then more districts.
+"""A corridor of N members for scale tests: the demo's members, then other customs authorities.
 
-Country codes cycle over the corridor's countries (China first, as it has most districts); the
-extra members are synthetic districts (`CN-D016`, ...) in the country's national format. One
-multilateral framework agreement covers every pair (so each node has N-1 partners), and the
-demo's bilateral agreements keep their terms.
+The platform the secretariat runs connects 145 customs authorities: past the demo's members, each
+added member is the customs of one more country (ISO 3166 from pycountry, in code order, node id
+`<CC>-CUS`, canonical JSON), then synthetic districts of the corridor's countries if N exceeds
+the world's countries. One multilateral framework agreement covers every pair (so each node has
+N-1 partners), and the demo's bilateral agreements keep their terms.
 """
 
 from __future__ import annotations
+
+import pycountry
 
 from broker.directory.model import Agreement, Corridor, Member
 
@@ -21,8 +24,22 @@ ZONES = {
 def scaled_corridor(base: Corridor, members: int, *, name: str | None = None) -> Corridor:
     if members < len(base.members):
         raise ValueError(f"at least {len(base.members)} members (the base corridor's)")
-    countries = list(ZONES)
+    taken = set(base.countries())
     added: list[Member] = []
+    for other in sorted(pycountry.countries, key=lambda c: c.alpha_2):
+        if len(base.members) + len(added) >= members:
+            break
+        if other.alpha_2 in taken:
+            continue
+        added.append(
+            Member(
+                node_id=f"{other.alpha_2}-CUS",
+                name=f"Customs administration of {other.name}",
+                district=other.name,
+                format="canonical-json",
+            )
+        )
+    countries = list(ZONES)
     number = len(base.members)
     while len(base.members) + len(added) < members:
         number += 1
