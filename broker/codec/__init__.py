@@ -13,7 +13,6 @@ from broker.codec.schemas import (
     SchemaVersion,
     default_schema_dir,
 )
-from broker.codec.subjects import SubjectNameStrategy
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -24,6 +23,5 @@ __all__ = [
     "SchemaRegistryClient",
     "SchemaSet",
     "SchemaVersion",
-    "SubjectNameStrategy",
     "default_schema_dir",
 ]

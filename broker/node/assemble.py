@@ -9,7 +9,6 @@ from pydantic import SecretStr
 
 from broker.clock import Clock, SystemClock
 from broker.codec import Codec
-from broker.codec.confluent_registry import ConfluentSchemaRegistry
 from broker.formats.registry import default_registry
 from broker.metrics import NodeMetrics
 from broker.node.config import NodeConfig
@@ -32,20 +31,6 @@ def key_passphrase(config: NodeConfig) -> SecretStr:
     return passphrase_from_env(identity.passphrase_env)
 
 
-def schema_registry(config: NodeConfig) -> ConfluentSchemaRegistry | None:
-    """The Confluent Schema Registry client the node's codec uses, if it is configured."""
-    settings = config.schema_registry
-    if settings is None:
-        return None
-    return ConfluentSchemaRegistry(
-        settings.url,
-        subject_strategy=settings.subject_strategy,
-        username=settings.username,
-        password=settings.password,
-        timeout_s=settings.timeout_s,
-    )
-
-
 def build_parts(
     config: NodeConfig,
     *,
@@ -65,7 +50,7 @@ def build_parts(
         identity=identity,
         keys=keys,
         transport=transport or KafkaTransport(config.kafka),
-        codec=Codec(registry=schema_registry(config)),
+        codec=Codec(),
         formats=formats,
         clock=clock,
         metrics=NodeMetrics(

@@ -4,6 +4,8 @@
     sent/     moved here only after Kafka acknowledged the declaration for every recipient
     failed/   moved here with `<name>.error.txt` when the document itself is wrong
     inbox/    declarations received from partners, rendered in the national format
+    receipts/ each partner's answer to a declaration sent, in the national format (CUSRES for
+              cusdec, the XML receipt for cn-swxml ...: see docs/formats.md)
 
 A file is picked up only when complete: names starting with `.` or ending in `.tmp`/`.part` are
 in progress, and a file modified less than `settle_s` ago may still be growing. Only regular
@@ -53,8 +55,12 @@ class GatewayFolders:
     def inbox(self) -> Path:
         return self.root / "inbox"
 
+    @property
+    def receipts(self) -> Path:
+        return self.root / "receipts"
+
     def create(self) -> None:
-        for folder in (self.outbox, self.sent, self.failed, self.inbox):
+        for folder in (self.outbox, self.sent, self.failed, self.inbox, self.receipts):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     def ready_files(self, settle_s: float, now: float | None = None) -> Iterator[Path]:
@@ -105,6 +111,12 @@ class GatewayFolders:
         writing it again (a retry after a fault) replaces it with the same bytes."""
         name = f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
         target = self.inbox / name
+        write_atomically(target, data)
+        return target
+
+    def deliver_receipt(self, partner: str, message_id: str, extension: str, data: bytes) -> Path:
+        """A partner's receipt for declaration `message_id`: `<partner>.<id>.receipt.<ext>`."""
+        target = self.receipts / f"{_UNSAFE.sub('_', partner)}.{message_id}.receipt.{extension}"
         write_atomically(target, data)
         return target
 

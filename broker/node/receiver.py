@@ -41,6 +41,7 @@ from broker.errors import (
     TransportError,
 )
 from broker.formats.base import pattern_of
+from broker.formats.receipts import render_receipt
 from broker.model import Declaration, MessageFunction, Receipt, ReceiptError, ReceiptStatus
 from broker.node.deadletter import dead_letter_record, reduced
 from broker.node.ledger import ReceiptCheck
@@ -489,6 +490,11 @@ class Receiver:
                 "receipt before its sent row: kept until the row comes",
                 extra=self._about(record, message.envelope.id),
             )
+        if parts.gateway is not None:  # the answer, in the national system's own format
+            answer = render_receipt(parts.config.format, receipt)
+            parts.gateway.deliver_receipt(
+                message.sender, referenced, answer.file_extension, answer.data
+            )
         self._record(record, message, "recorded", None, None, None)
         return Handled(
             Outcome.RECORDED,
@@ -521,17 +527,18 @@ class Receiver:
             issue_time=now,
             errors=errors,
         )
-        inbox = self._topics.inbox(recipient)
         signed = receipt_record(
             parts.identity,
-            value=parts.codec.encode_receipt(receipt, topic=inbox),
+            value=parts.codec.encode_receipt(receipt),
             message_id=str(receipt.message_id),
             referenced_message_id=referenced,
             recipient=recipient,
             time=now,
             dataschema=self._receipt_schema,
         )
-        return OutboundRecord(inbox, signed.value, signed.key, signed.headers)
+        return OutboundRecord(
+            self._topics.inbox(recipient), signed.value, signed.key, signed.headers
+        )
 
     # ------------------------------------------------------------------ again, dead letters
     def _again(self, record: InboundRecord, exc: SignatureError | None) -> Handled:

@@ -8,66 +8,22 @@ reader, which is bounded in nesting depth and refuses number fields given as flo
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import replace
 from typing import Final
 
-from pydantic import ValidationError
-
-from broker.errors import FormatError, Problem
-from broker.formats.base import LossReport, ParseLimits, RenderResult
-from broker.formats.paths import canonical_field_patterns, unencodable_text
+from broker.formats.base import ParseLimits, RenderResult
+from broker.formats.canonical_json.layout import CAPABILITIES, FORMAT_ID
+from broker.formats.canonical_json.parse import parse_canonical_json
+from broker.formats.canonical_json.render import render_canonical_json
 from broker.formats.problems import Reading
-from broker.model import Declaration, problems_from
+from broker.model import Declaration
 
-FORMAT_ID: Final = "canonical-json"
-CAPABILITIES: Final = frozenset(canonical_field_patterns())
-
-# UTF-8 has no encoding for a lone surrogate; everything else JSON escapes as needed.
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
-def render_canonical_json(declaration: Declaration) -> RenderResult:
-    problems = unencodable_text(declaration, _SURROGATE)
-    if problems:
-        raise FormatError.collect(f"cannot render as {FORMAT_ID}", problems)
-    document = json.dumps(
-        declaration.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=2
-    )
-    return RenderResult((document + "\n").encode("utf-8"), LossReport(FORMAT_ID))
-
-
-def parse_canonical_json(
-    data: bytes, *, source: str = "", limits: ParseLimits | None = None
-) -> Declaration:
-    limits = limits or ParseLimits()
-    if len(data) > limits.max_bytes:
-        too_large = Problem(f"document is larger than {limits.max_bytes} bytes", source, "byte 0")
-        raise _error(source, [replace(too_large, code="too_large")])
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        problem = Problem(f"not valid UTF-8 ({exc.reason})", source, f"byte {exc.start}")
-        raise _error(source, [replace(problem, code="bad_encoding")]) from None
-    try:
-        return Declaration.model_validate_json(text)
-    except ValidationError as exc:
-        problems = [
-            replace(p, location=_pointer(p.field)) for p in problems_from(exc, source=source)
-        ]
-        raise _error(source, problems) from exc
-
-
-def _pointer(field: str) -> str:
-    """JSON Pointer of a dotted field path: `goods_items.2.hs6` -> `/goods_items/2/hs6`."""
-    return "/" + field.replace(".", "/") if field else "/"
-
-
-def _error(source: str, problems: list[Problem]) -> FormatError:
-    return FormatError.collect(
-        f"{source or 'input'}: not a valid {FORMAT_ID} declaration", problems
-    )
+__all__ = [
+    "CAPABILITIES",
+    "FORMAT_ID",
+    "CanonicalJsonAdapter",
+    "parse_canonical_json",
+    "render_canonical_json",
+]
 
 
 class CanonicalJsonAdapter:

@@ -171,6 +171,14 @@ def test_billion_laughs_fails_fast(format_id: str) -> None:
 
 
 @pytest.mark.parametrize("format_id", ["cn-swxml", "acdd-xml"])
+def test_a_dtd_is_refused_at_its_line_and_column(format_id: str) -> None:
+    data = b'<?xml version="1.0"?>\n<!-- a comment -->\n  <!DOCTYPE DecMessage []>\n<DecMessage/>'
+    (problem,) = problems(format_id, data)
+    assert problem.code == "dtd_forbidden"
+    assert problem.location == "line 3, column 3"
+
+
+@pytest.mark.parametrize("format_id", ["cn-swxml", "acdd-xml"])
 def test_xxe_never_reads_the_referenced_file(format_id: str, tmp_path: Path) -> None:
     secret = tmp_path / "passwd"
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")

@@ -6,17 +6,32 @@ broker must answer bad input with a list of problems, never a traceback.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from broker.errors import FormatError
 from broker.formats import default_registry
-from tests.unit.formats.support import FORMAT_IDS, golden_documents
+from tests.unit.formats.support import DATA, FORMAT_IDS, golden_documents
 
 REGISTRY = default_registry()
+
+
+def real_documents(format_id: str) -> list[bytes]:
+    """The real-shaped documents of tests/data/real in `format_id` (named by their sidecars)."""
+    found = []
+    for sidecar in sorted((DATA / "real").glob("*.json")):
+        document = sidecar.with_suffix("")
+        if document.exists() and json.loads(sidecar.read_text("utf-8"))["format"] == format_id:
+            found.append(document.read_bytes())
+    return found
+
+
 DOCUMENTS = {
     format_id: [path.read_bytes() for f, path in golden_documents() if f == format_id]
+    + real_documents(format_id)
     for format_id in FORMAT_IDS
 }
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
