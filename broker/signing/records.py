@@ -28,6 +28,7 @@ from broker.signing.envelope import (
     TYPE_KEY_ANNOUNCEMENT,
     TYPE_RECEIPT,
     Header,
+    Seal,
     build_envelope,
     format_time,
     sign_message,
@@ -82,9 +83,12 @@ def signed_record(
     subject: str | None = None,
     dataschema: str | None = None,
     recipient: str | None = None,
+    seal: Seal | None = None,
     extensions: Mapping[str, str] | None = None,
 ) -> SignedRecord:
-    """The generic signed record (unsealed); the functions below are its corridor uses."""
+    """The generic signed record; the functions below are its corridor uses.
+
+    `seal`: the `ce_seal*` attributes of a `value` that is already sealed (`seal_value`)."""
     envelope = build_envelope(
         message_id=message_id,
         source=signatory.source,
@@ -95,6 +99,7 @@ def signed_record(
         subject=subject,
         dataschema=dataschema,
         recipient=recipient,
+        seal=seal,
         extensions=extensions,
     )
     return SignedRecord(key, value, tuple(sign_message(envelope, value, signatory.signer)))
@@ -117,20 +122,19 @@ def _node_message(
         value, seal = seal_value(
             value, sender=sender.node_id, recipient=seal_to, message_id=message_id
         )
-    envelope = build_envelope(
-        message_id=message_id,
-        source=sender.source,
+    return signed_record(
+        sender,
         type=type,
+        message_id=message_id,
         time=time,
         content_type=AVRO,
-        signer=sender.signer,
+        value=value,
+        key=subject.encode("utf-8"),
         subject=subject,
         dataschema=dataschema,
         recipient=recipient,
         seal=seal,
     )
-    headers = tuple(sign_message(envelope, value, sender.signer))
-    return SignedRecord(subject.encode("utf-8"), value, headers)
 
 
 def declaration_record(

@@ -888,18 +888,27 @@ func orEmpty(value any) any {
 	return value
 }
 
-func check(v *verifier, s *schemas, kind string, headers []header, value, recordKey []byte, appended time.Time, expected map[string]any) string {
+// outcomeProblem compares a refusal (or its absence) with the expected outcome; done is true
+// when nothing more is to be checked (a refusal, or an acceptance that should not be).
+func outcomeProblem(r *refusal, expected map[string]any) (string, bool) {
 	want := expected["outcome"]
+	if r != nil {
+		if want == "refuse" && r.code == expected["code"] {
+			return "", true
+		}
+		return fmt.Sprintf("refused %s, want %v %v", r, want, orEmpty(expected["code"])), true
+	}
+	if want != "accept" {
+		return fmt.Sprintf("accepted, want refuse %v", expected["code"]), true
+	}
+	return "", false
+}
+
+func check(v *verifier, s *schemas, kind string, headers []header, value, recordKey []byte, appended time.Time, expected map[string]any) string {
 	if kind == "announcement" {
 		result, r := applyAnnouncement(v.trustList, headers, value, recordKey)
-		if r != nil {
-			if want == "refuse" && r.code == expected["code"] {
-				return ""
-			}
-			return fmt.Sprintf("refused %s, want %v %v", r, want, orEmpty(expected["code"]))
-		}
-		if want != "accept" {
-			return fmt.Sprintf("accepted, want refuse %v", expected["code"])
+		if problem, done := outcomeProblem(r, expected); done {
+			return problem
 		}
 		if canonicalJSON(result) != canonicalJSON(expected["announcement"]) {
 			return fmt.Sprintf("announcement %v, want %v", result, expected["announcement"])
@@ -907,14 +916,8 @@ func check(v *verifier, s *schemas, kind string, headers []header, value, record
 		return ""
 	}
 	got, r := v.verify(headers, value, appended)
-	if r != nil {
-		if want == "refuse" && r.code == expected["code"] {
-			return ""
-		}
-		return fmt.Sprintf("refused %s, want %v %v", r, want, orEmpty(expected["code"]))
-	}
-	if want != "accept" {
-		return fmt.Sprintf("accepted, want refuse %v", expected["code"])
+	if problem, done := outcomeProblem(r, expected); done {
+		return problem
 	}
 	input, _ := base64.StdEncoding.DecodeString(expected["signing_input_base64"].(string))
 	plain, _ := base64.StdEncoding.DecodeString(expected["plaintext_base64"].(string))

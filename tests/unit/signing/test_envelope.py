@@ -139,28 +139,24 @@ def test_a_relay_may_add_unsigned_extensions(corridor: Corridor, send: Send) -> 
 
 def test_signed_extensions_are_kept(corridor: Corridor) -> None:
     signer = corridor.nodes["CN-CQ"].signer
-    envelope = build_envelope(
-        message_id=mid("x"),
-        source="urn:ilstc:node:CN-CQ",
-        type="org.ilstc.customs.declaration.v1",
-        time=START,
-        content_type="application/avro",
-        signer=signer,
-        extensions={"ce_corridorleg": "CQ-VTE"},
-    )
-    assert envelope.extensions == (("ce_corridorleg", "CQ-VTE"),)
-    assert b"ce_corridorleg=CQ-VTE\n" in envelope.signing_input(VALUE)
-    assert b"ce_corridorleg," in envelope.signing_input(VALUE)  # listed in ce_sigheaders
-    with pytest.raises(ConfigError):
-        build_envelope(
+
+    def with_extensions(extensions: dict[str, str]) -> Envelope:
+        return build_envelope(
             message_id=mid("x"),
             source="urn:ilstc:node:CN-CQ",
             type="org.ilstc.customs.declaration.v1",
             time=START,
             content_type="application/avro",
             signer=signer,
-            extensions={"ce_recipient": "LA-VTE"},
+            extensions=extensions,
         )
+
+    envelope = with_extensions({"ce_corridorleg": "CQ-VTE"})
+    assert envelope.extensions == (("ce_corridorleg", "CQ-VTE"),)
+    assert b"ce_corridorleg=CQ-VTE\n" in envelope.signing_input(VALUE)
+    assert b"ce_corridorleg," in envelope.signing_input(VALUE)  # listed in ce_sigheaders
+    with pytest.raises(ConfigError):
+        with_extensions({"ce_recipient": "LA-VTE"})
 
 
 def _relisted(headers: list[Header], names: list[str]) -> list[Header]:
