@@ -37,5 +37,9 @@ CN_TRANSPORT_MODES: Final = CodeTable[TransportMode](
             "H": TransportMode.NOT_APPLICABLE,  # 边境特殊海关作业区 [check]
         }
     ),
+    # Movements into, out of and between China's special customs areas (bonded zones, bonded
+    # warehouses, logistics centres/parks, bonded ports, export processing zones): no Rec 19
+    # mode; read as NOT_SPECIFIED with the code kept [check].
+    national_only=frozenset({"0", "1", "7", "8", "W", "X", "Y", "Z"}),
     nearest=read_only({TransportMode.INLAND_WATER: "2", TransportMode.MULTIMODAL: "9"}),
 )

@@ -375,6 +375,14 @@ def _item(tree: _Tree, node: XmlNode, index: int, log: ProblemLog) -> dict[str, 
             quantity.text.strip(), parse_decimal, field=prefix + "quantity", location=quantity.path
         )
         item["quantity_unit"] = quantity.attributes.get("unitCode")
+    elif item.get("net_mass_kg") is not None:  # no TariffQuantity: the net mass is the quantity
+        item["quantity"], item["quantity_unit"] = item["net_mass_kg"], "KGM"
+        log.warn(
+            "no TariffQuantity: the net mass (kg) is the quantity",
+            location=node.path,
+            field=prefix + "quantity",
+            code="guessed",
+        )
     procedure = item_tree.first(("GovernmentProcedure/CurrentCode",))
     if procedure is not None:
         previous = item_tree.first(("GovernmentProcedure/PreviousCode",))

@@ -119,11 +119,17 @@ UNIT: Final = Codec(CN_UNITS.canonical, CN_UNITS.national)
 
 @dataclass(frozen=True, slots=True)
 class Leaf:
-    """One element <-> one canonical field (relative to the declaration or the goods item)."""
+    """One element <-> one canonical field (relative to the declaration or the goods item).
+
+    `fallback` is the canonical value a code no table knows is read as, with a warning, the
+    code itself kept in extensions and written back (a China unit with no Rec 20 twin is the
+    Rec 20 "mutually defined" unit ZZ).
+    """
 
     element: str
     field: str
     codec: Codec = TEXT
+    fallback: str | None = None
 
 
 HEAD_LEAVES: Final = (
@@ -138,7 +144,7 @@ LINE_LEAVES: Final = (
     Leaf("GName", "description"),
     Leaf("GModel", "specification"),
     Leaf("GQty", "quantity", DECIMAL),
-    Leaf("GUnit", "quantity_unit", UNIT),
+    Leaf("GUnit", "quantity_unit", UNIT, fallback="ZZ"),
     Leaf("DeclTotal", "value", DECIMAL),
 )
 

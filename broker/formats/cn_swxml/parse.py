@@ -51,11 +51,12 @@ from broker.formats.cn_swxml.layout import (
     SCHEME_USCC,
     SECTIONS,
     TIME_FALLBACKS,
+    Leaf,
 )
 from broker.formats.normalize import hs6_of, offset_minutes
 from broker.formats.problems import ProblemLog, Reading
 from broker.formats.xml.read import XmlNode, leaves_under, read_xml
-from broker.model import Declaration, DeclarationKind, MessageFunction
+from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
 
 T = TypeVar("T")
 
@@ -137,6 +138,29 @@ class _Leaves:
             else self._log.read(text.strip(), convert, field=field, location=self.where(name))
         )
 
+    def coded(self, leaf: Leaf, field: str) -> Any:
+        """`leaf`'s value; a code no table knows is its `fallback`, with a warning (kept)."""
+        if leaf.fallback is None:
+            return self.value(leaf.element, field, leaf.codec.read)
+        text = self.text(leaf.element, field)
+        if text is None:
+            return None
+        try:
+            return leaf.codec.read(text.strip())
+        except UnknownCodeError as exc:
+            self._log.warn(
+                f"{exc}: read as {leaf.fallback}, the code kept in extensions",
+                location=self.where(leaf.element),
+                field=field,
+                value=text,
+                code="unknown_code",
+            )
+            self.keep(leaf.element)
+            return leaf.fallback
+
+    def warn(self, reason: str, *, location: str, field: str) -> None:
+        self._log.warn(reason, location=location, field=field, code="guessed")
+
     def keep(self, name: str) -> None:
         """Leave element `name` for extensions even though a mapping looked at it."""
         self._used.discard(name)
@@ -192,7 +216,7 @@ def _declaration(root: XmlNode, data: bytes, log: ProblemLog) -> dict[str, Any]:
         "exit_place": _place(head, "DespPortCode", "exit_place", log),
         "entry_place": _place(head, "DistinatePort", "entry_place", log),
         "transport": {
-            "mode": head.value("TrafMode", "transport.mode", CN_TRANSPORT_MODES.canonical),
+            "mode": _transport_mode(head, log),
             "containers": containers,
         },
         "declarant": _domestic_party(head, "declarant", "AgentCodeScc", "AgentCode", "AgentName"),
@@ -338,6 +362,32 @@ def _place(head: _Leaves, name: str, field: str, log: ProblemLog) -> str | None:
     return None
 
 
+def _transport_mode(head: _Leaves, log: ProblemLog) -> TransportMode | None:
+    """TrafMode via the table; a special-area or unknown code is NOT_SPECIFIED (warning, kept)."""
+    text = head.text("TrafMode", "transport.mode")
+    if text is None:
+        return None
+    try:
+        mode = CN_TRANSPORT_MODES.canonical(text.strip())
+    except UnknownCodeError as exc:
+        reason = str(exc)
+    else:
+        if mode is not None:
+            return mode
+        reason = (
+            f"TrafMode {text} (a movement within China's special customs areas) has no Rec 19 mode"
+        )
+    log.warn(
+        f"{reason}: read as NOT_SPECIFIED, the code kept in extensions",
+        location=head.where("TrafMode"),
+        field="transport.mode",
+        value=text,
+        code="unknown_code",
+    )
+    head.keep("TrafMode")
+    return TransportMode.NOT_SPECIFIED
+
+
 def _kind(flag: str) -> DeclarationKind:
     if flag == "I":
         return DeclarationKind.IMPORT
@@ -361,6 +411,7 @@ def _china_time(text: str) -> datetime:
     `YYYYMMDD`, `YYYYMMDDhhmmss` (with 2 or 3 more digits of fractions, as DecSign/SignDate
     has them), `YYYY-MM-DD` or `YYYY-MM-DD hh:mm:ss`.
     """
+    text = text.replace("/", "-")  # 2025/10/08 as some clients copy a date field
     compact = text[:14] if len(text) in (16, 17) and text.isdigit() else text
     form = _TIME_FORMATS.get(len(compact))
     if form is None:
@@ -378,9 +429,17 @@ def _incoterm(head: _Leaves, log: ProblemLog) -> Any:
     log.locate("incoterm", head.where("TransMode"))
     if code is None:
         return None
-    incoterm = log.read(
-        code, CN_TRANSACTION_TERMS.canonical, field="incoterm", location=head.where("TransMode")
-    )
+    try:
+        incoterm = CN_TRANSACTION_TERMS.canonical(code.strip())
+    except UnknownCodeError as exc:
+        log.warn(
+            f"{exc}: no Incoterm, the code kept in extensions",
+            location=head.where("TransMode"),
+            field="incoterm",
+            value=code,
+            code="unknown_code",
+        )
+        return None
     if incoterm is not None:
         head.text("TransMode", "incoterm")
     return incoterm
@@ -398,7 +457,19 @@ def _domestic_party(
         "identifier": identifier,
         "identifier_scheme": scheme if identifier else None,
     }
-    return party if any(party.values()) else None
+    return _named(party, role, head.where(name), head) if any(party.values()) else None
+
+
+def _named(party: dict[str, Any], role: str, where: str, head: _Leaves) -> dict[str, Any]:
+    """A party with an identifier and no name is named by its identifier (a warning)."""
+    if party["name"] is None and party["identifier"] is not None:
+        party["name"] = party["identifier"]
+        head.warn(
+            f"{role} has an identifier but no name: the identifier stands for the name",
+            location=where,
+            field=f"{role}.name",
+        )
+    return party
 
 
 def _overseas_party(head: _Leaves, role: str, *, importing: bool) -> dict[str, Any] | None:
@@ -410,7 +481,7 @@ def _overseas_party(head: _Leaves, role: str, *, importing: bool) -> dict[str, A
         "identifier_scheme": SCHEME_OVERSEAS if identifier else None,
         "street": head.text("OverseasConsignorAddr", f"{role}.street") if importing else None,
     }
-    return party if any(party.values()) else None
+    return _named(party, role, head.where(f"{prefix}Ename"), head) if any(party.values()) else None
 
 
 def _goods(
@@ -451,7 +522,15 @@ def _goods(
             "procedure_code": procedure[0],
         }
         for leaf in LINE_LEAVES:
-            item[leaf.field] = line.value(leaf.element, f"{field}.{leaf.field}", leaf.codec.read)
+            item[leaf.field] = line.coded(leaf, f"{field}.{leaf.field}")
+        if item["line_number"] is None and line.blank("GNo"):
+            item["line_number"] = len(items) + 1
+            log.warn(
+                "GNo is empty: the goods line is numbered by its position",
+                location=line.where("GNo"),
+                field=f"{field}.line_number",
+                code="guessed",
+            )
         items.append(item)
         number = item["line_number"]
         key = f"{EXTENSION_PREFIX}DecList[GNo={number if number is not None else line.peek('GNo')}]"
@@ -474,7 +553,7 @@ def _coded(
     value, legacy = found
     if legacy:
         log.warn(
-            f"older China numeric code read as {value}",
+            f"an older China code, read as {value}",
             location=line.where(name),
             field=field,
             value=line.peek(name),
@@ -492,6 +571,8 @@ def _country(code: str) -> tuple[str, bool]:
 
 
 def _currency(code: str) -> tuple[str, bool]:
+    if code == "RMB":  # the renminbi's common name, not its ISO code CNY
+        return "CNY", True
     return _legacy_or(code, CN_LEGACY_CURRENCIES, currency)
 
 
@@ -505,8 +586,10 @@ def _legacy_or(code: str, table: CodeTable[str], iso: Callable[[str], str]) -> t
 
 
 def _commodity_code(text: str) -> str:
-    hs6_of(text)
-    return text
+    """CodeTS; the dots and blanks of a printed code (`8471.3000.00`) are left out."""
+    digits = text.replace(".", "").replace(" ", "")
+    hs6_of(digits)
+    return digits
 
 
 def _containers(section: XmlNode | None, log: ProblemLog) -> tuple[list[str], dict[str, str]]:

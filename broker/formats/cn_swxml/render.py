@@ -52,7 +52,7 @@ from broker.formats.xml.write import (
     to_xml_bytes,
     tree_from_paths,
 )
-from broker.model import Declaration, DeclarationKind, MessageFunction
+from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
 
 # `extensions.cn-swxml:<section>/<element>` with section DecHead, DecSign, DecFreeTxt,
 # DecList[GNo=3] or DecContainers/Container[ContainerId=...]; a DecList sub-group path; any
@@ -202,7 +202,12 @@ def _refuse_inexpressible(declaration: Declaration) -> None:
             )
         )
     for index, item in enumerate(declaration.goods_items):
-        if item.quantity_unit not in CN_UNITS.to_canonical.values():
+        kept = declaration.extensions.get(
+            f"{EXTENSION_PREFIX}DecList[GNo={item.line_number}]/GUnit"
+        )
+        if item.quantity_unit not in CN_UNITS.to_canonical.values() and not (
+            kept and item.quantity_unit == "ZZ"
+        ):
             problems.append(
                 Problem(
                     f"unit has no code in {CN_UNITS.name}",
@@ -234,7 +239,7 @@ def _head(declaration: Declaration, ledger: RenderLedger) -> dict[str, str]:
         "IEFlag": "I" if importing else "E",
         "IEPort": ledger.take(office),
         "IEDate": _china_time(ledger),
-        "TrafMode": _code(ledger, "transport.mode", CN_TRANSPORT_MODES, "TrafMode"),
+        "TrafMode": _transport_mode(declaration, ledger),
         "DespPortCode": ledger.take("exit_place"),
         "DistinatePort": ledger.take("entry_place"),
         "TransMode": _code(ledger, "incoterm", CN_TRANSACTION_TERMS, "TransMode"),
@@ -266,6 +271,18 @@ def _china_time(ledger: RenderLedger) -> str:
             "IEDate is China time (+08:00); the sender's own UTC offset is not kept",
         )
     return local.strftime("%Y%m%d%H%M%S")
+
+
+def _transport_mode(declaration: Declaration, ledger: RenderLedger) -> str | None:
+    """TrafMode; a code the reader kept (read as NOT_SPECIFIED) is written back as it was."""
+    kept = f"{_EXTENSIONS}DecHead/TrafMode"
+    code = ledger.values.get(kept)
+    if declaration.transport.mode is TransportMode.NOT_SPECIFIED and code is not None:
+        reads_back = code in CN_TRANSPORT_MODES.to_canonical
+        if not reads_back or CN_TRANSPORT_MODES.to_canonical[code] is TransportMode.NOT_SPECIFIED:
+            ledger.take("transport.mode")
+            return str(ledger.take(kept))
+    return _code(ledger, "transport.mode", CN_TRANSPORT_MODES, "TrafMode")
 
 
 def _code(ledger: RenderLedger, path: str, table: CodeTable[C], element: str) -> str | None:
@@ -312,9 +329,14 @@ def _line(index: int, ledger: RenderLedger) -> dict[str, str]:
         "OriginCountry": alpha3(ledger.take(f"{path}.origin_country")),
         "TradeCurr": ledger.take(f"{path}.value_currency"),
     }
+    number = ledger.values.get(f"{path}.line_number")
     for spec in LINE_LEAVES:
         value = ledger.take(f"{path}.{spec.field}")
-        line[spec.element] = None if value is None else spec.codec.write(value)
+        kept = f"{_EXTENSIONS}DecList[GNo={number}]/{spec.element}"
+        if spec.fallback is not None and value == spec.fallback and kept in ledger.values:
+            line[spec.element] = ledger.take(kept)  # the code the reader could not map
+        else:
+            line[spec.element] = None if value is None else spec.codec.write(value)
     return {name: text for name, text in line.items() if text is not None}
 
 

@@ -70,8 +70,16 @@ class GoodsItemReader(FieldWriter):
         """The items, each with its quantity chosen and its line number defaulted."""
         for index, item in enumerate(self.items):
             self._choose_quantity(index, item)
-            if item.get("line_number") is None and "line_number" not in item:
-                item["line_number"] = index + 1
+            if item.get("line_number") is None and not self.log.reported(
+                f"goods_items.{index}.line_number"
+            ):
+                item["line_number"] = index + 1  # LIN without a number: its position
+                self.log.warn(
+                    "goods item without a number: numbered by its position",
+                    location=self.log.location_of(f"goods_items.{index}", "UNS+D"),
+                    field=f"goods_items.{index}.line_number",
+                    code="guessed",
+                )
         return self.items
 
     @property

@@ -36,6 +36,7 @@ _COUNTRY_ORDER: Final = (q.DISPATCH_COUNTRY, q.TRANSIT_COUNTRY, q.DESTINATION_CO
 # Older Incoterms read as their Incoterms 2020 successor (DAT was renamed DPU in 2020).
 _RENAMED_TERMS: Final = {"DAT": Incoterm.DPU}
 _PLACE_FIELDS: Final = ("exit_place", "entry_place")
+_FORM_BY_LENGTH: Final = {8: "102", 12: "203", 14: "204"}
 
 
 class MessageReader(FieldWriter):
@@ -196,6 +197,16 @@ class MessageReader(FieldWriter):
 
     def _aware_time(self, text: str, form: str, segment: Segment) -> datetime:
         """DTM 2379 formats; a local time without offset is the declaring office's clock."""
+        if not form:  # no 2379: the shape says which (a warning)
+            form = _FORM_BY_LENGTH.get(len(text.split("+")[0].split("-")[0]), "")
+            if "+" in text or "-" in text[8:]:
+                form = {"12": "205", "14": "208"}.get(str(len(text) - 5), form)
+            self.log.warn(
+                f"DTM without a format code: read as format {form or '(unknown)'}",
+                location=segment.where,
+                field="issue_time",
+                code="guessed",
+            )
         aware = {"205": "%Y%m%d%H%M%z", "208": "%Y%m%d%H%M%S%z"}
         if form in aware:
             return datetime.strptime(text, aware[form])  # noqa: DTZ007 - %z gives the offset

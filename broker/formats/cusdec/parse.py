@@ -153,11 +153,15 @@ def _messages(segments: list[Segment], log: ProblemLog) -> list[list[Segment]]:
                 code="edifact_envelope")  # fmt: skip
     for message in messages:
         _check_message(message, log)
+    # UNZ counts the functional groups (UNG ... UNE) when there are any, else the messages.
+    groups = sum(1 for segment in segments if segment.tag == "UNG")
+    counted = groups or len(messages)
     if last.tag != "UNZ":
         log.add("the interchange must end with UNZ", location=last.where, code="edifact_envelope")
-    elif last.get(1) != str(len(messages)) or last.get(2) != first.get(5):
+    elif last.get(1) != str(counted) or last.get(2) != first.get(5):
         log.add(
-            f"UNZ must count {len(messages)} message(s) and repeat UNB's control reference",
+            f"UNZ must count {counted} {'group' if groups else 'message'}(s) and repeat UNB's "
+            "control reference",
             location=last.where,
             value=f"{last.get(1)}+{last.get(2)}",
             code="segment_count",

@@ -188,7 +188,8 @@ def _patterns(d: Delimiters) -> tuple[re.Pattern[str], re.Pattern[str]]:
 
 
 def _skip_line_breaks(text: str, position: int, line: int) -> tuple[int, int]:
-    while position < len(text) and text[position] in "\r\n":
+    """Line ends (and blanks around them) between segments: no tag begins with a blank."""
+    while position < len(text) and text[position] in "\r\n \t":
         line += text[position] == "\n"
         position += 1
     return position, line

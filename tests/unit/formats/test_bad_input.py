@@ -65,23 +65,28 @@ def test_undeclared_encodings_are_refused() -> None:
     assert problem.code == "unsupported_encoding"
 
 
-def test_unknown_codes_are_all_reported_with_their_table_and_place() -> None:
+def test_unknown_codes_are_errors_where_nothing_can_stand_in_and_warnings_elsewhere() -> None:
     data = (
         RAIL_XML.replace("<GUnit>070</GUnit>", "<GUnit>999</GUnit>")
-        .replace("<TrafMode>3</TrafMode>", "<TrafMode>1</TrafMode>")
+        .replace("<TrafMode>3</TrafMode>", "<TrafMode>Q</TrafMode>")
         .replace("<OriginCountry>CHN</OriginCountry>", "<OriginCountry>XXX</OriginCountry>", 1)
         .replace("<TransMode>3</TransMode>", "<TransMode>8</TransMode>")
-        .replace("<TradeCurr>CNY</TradeCurr>", "<TradeCurr>RMB</TradeCurr>", 1)
+        .replace("<TradeCurr>CNY</TradeCurr>", "<TradeCurr>ZZZ</TradeCurr>", 1)
     ).encode("utf-8")
-    found = {p.location: p for p in problems("cn-swxml", data)}
+    with pytest.raises(DocumentRefusedError) as caught:
+        REGISTRY.get("cn-swxml").parse(data, source="bad.input")
+    found = {p.location: p for p in caught.value.problems}
     assert set(codes(tuple(found.values()))) == {"unknown_code"}
-    assert "China customs unit code" in found["/DecMessage/DecLists/DecList[3]/GUnit"].reason
-    assert found["/DecMessage/DecLists/DecList[3]/GUnit"].value == "999"
-    assert found["/DecMessage/DecLists/DecList[3]/GUnit"].field == "goods_items.2.quantity_unit"
-    assert "transport mode" in found["/DecMessage/DecHead/TrafMode"].reason
     assert "ISO 3166" in found["/DecMessage/DecLists/DecList[1]/OriginCountry"].reason
-    assert "transaction terms" in found["/DecMessage/DecHead/TransMode"].reason
     assert "ISO 4217" in found["/DecMessage/DecLists/DecList[1]/TradeCurr"].reason
+    # A unit, a transport mode and a transaction term can stand in (ZZ, NOT_SPECIFIED, none):
+    # warnings naming their table, the code kept.
+    warned = {p.location: p for p in caught.value.warnings}
+    unit = warned["/DecMessage/DecLists/DecList[3]/GUnit"]
+    assert "China customs unit code" in unit.reason
+    assert (unit.value, unit.field) == ("999", "goods_items.2.quantity_unit")
+    assert "transport mode" in warned["/DecMessage/DecHead/TrafMode"].reason
+    assert "transaction terms" in warned["/DecMessage/DecHead/TransMode"].reason
 
 
 def test_china_mandatory_fields_missing_are_all_reported() -> None:

@@ -99,16 +99,16 @@ def test_every_problem_is_printed_with_file_location_and_reason(
     text = (DATA / "cn-swxml/rail-chongqing-vientiane-bangkok.xml").read_text("utf-8")
     bad = tmp_path / "bad.xml"
     bad.write_text(
-        text.replace("<GUnit>070</GUnit>", "<GUnit>999</GUnit>").replace(
-            "<TrafMode>3</TrafMode>", "<TrafMode>1</TrafMode>"
+        text.replace("<GQty>0.5815</GQty>", "<GQty>3,5</GQty>").replace(
+            "<IEFlag>E</IEFlag>", "<IEFlag>X</IEFlag>"
         ),
         encoding="utf-8",
     )
     assert main(["validate", "--format", "cn-swxml", str(bad)]) == 1
     errors = capsys.readouterr().err
-    assert f"{bad}:/DecMessage/DecLists/DecList[3]/GUnit: goods_items.2.quantity_unit: " in errors
-    assert f"{bad}:/DecMessage/DecHead/TrafMode: transport.mode: " in errors
-    assert "(got '999')" in errors
+    assert f"{bad}:/DecMessage/DecLists/DecList[3]/GQty: goods_items.2.quantity: " in errors
+    assert f"{bad}:/DecMessage/DecHead/IEFlag: kind: " in errors
+    assert "(got '3,5')" in errors
     assert "2 problem(s)" in errors
     assert "Traceback" not in errors
 

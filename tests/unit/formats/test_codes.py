@@ -80,7 +80,7 @@ def test_every_incoterm_can_be_written_for_china() -> None:
 
 
 @pytest.mark.parametrize(
-    ("table", "code"), [(CN_UNITS, "999"), (CN_TRANSPORT_MODES, "1"), (CN_TRANSACTION_TERMS, "8")]
+    ("table", "code"), [(CN_UNITS, "999"), (CN_TRANSPORT_MODES, "Q"), (CN_TRANSACTION_TERMS, "8")]
 )
 def test_unknown_code_names_its_table(table: CodeTable[str], code: str) -> None:
     with pytest.raises(UnknownCodeError) as caught:
