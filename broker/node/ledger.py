@@ -116,8 +116,14 @@ def private_folder(path: Path) -> Path:
 
 
 def private_file(path: Path) -> Path:
-    """Make sure `path` exists and is owner-only before anything writes into it."""
-    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+    """Make sure `path` exists and is owner-only before anything writes into it.
+
+    An existing file is only chmod-ed, never opened: closing any descriptor of a SQLite file
+    drops every POSIX lock this process holds on it (another connection's too), which lets a
+    concurrent writer corrupt the database.
+    """
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
     os.chmod(path, 0o600)
     for suffix in ("-wal", "-shm"):  # SQLite's companions take the database file's mode
         companion = path.with_name(path.name + suffix)

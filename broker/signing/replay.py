@@ -9,6 +9,7 @@ contract in a dict, for unit tests and benchmarks.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -94,11 +95,13 @@ class SqliteReplayStore:
         self._clock = clock
         self._path = path
         try:
+            _owner_only(Path(path))
             self._db = sqlite3.connect(path, isolation_level=None)  # autocommit: one txn per add
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+            _owner_only(Path(path))  # the WAL files now exist
+        except (sqlite3.Error, OSError) as exc:
             raise config_error(ConfigCode.FILE_IO, path, f"replay store: {exc}") from exc
         self.purge()
 
@@ -153,3 +156,15 @@ class SqliteReplayStore:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _owner_only(path: Path) -> None:
+    """Create the file 0600 if missing; chmod it and its WAL companions (never open them: closing
+    a descriptor of a SQLite file drops the process's locks on it)."""
+    if str(path) == ":memory:":
+        return
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o600))
+    for each in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if each.exists():
+            os.chmod(each, 0o600)

@@ -392,7 +392,7 @@ async def test_state_and_delivered_files_are_owner_only(
     gateway = thailand.parts.gateway
     assert gateway is not None
     state = thailand.parts.config.state_dir
-    paths = [state, state / "node.sqlite3", gateway.inbox, *gateway.inbox.iterdir()]
+    paths = [state, *state.iterdir(), gateway.inbox, *gateway.inbox.iterdir()]
     for path in paths:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o077 == 0, f"{path} is {oct(mode)}"
