@@ -104,15 +104,34 @@ class GatewayFolders:
         write_atomically(target.with_name(target.name + ".error.txt"), error.encode("utf-8"))
         return target
 
+    @property
+    def delivered_marks(self) -> Path:
+        """`.delivered/`: one empty file per delivery the node's ledger has not recorded yet."""
+        return self.root / ".delivered"
+
     def deliver(
         self, sender: str, reference: str, message_id: str, extension: str, data: bytes
     ) -> Path:
-        """Write a received document into inbox/ atomically; same message, same file name, so
-        writing it again (a retry after a fault) replaces it with the same bytes."""
+        """Write a received document into inbox/ atomically, once.
+
+        A mark next to the inbox says the rename happened; until the ledger records the
+        delivery (then `delivery_recorded` removes the mark), a retry after a fault (a full
+        state disk, say) finds the mark and writes nothing: the national system, which may have
+        taken the file already, never gets it twice. The mark lives on the gateway's disk.
+        """
         name = f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
         target = self.inbox / name
+        mark = self.delivered_marks / name
+        if mark.exists():
+            return target
         write_atomically(target, data)
+        self.delivered_marks.mkdir(mode=0o700, exist_ok=True)
+        write_atomically(mark, b"")
         return target
+
+    def delivery_recorded(self, delivered: Path) -> None:
+        """The ledger holds the delivery now: its mark is no longer needed."""
+        (self.delivered_marks / delivered.name).unlink(missing_ok=True)
 
     def deliver_receipt(self, partner: str, message_id: str, extension: str, data: bytes) -> Path:
         """A partner's receipt for declaration `message_id`: `<partner>.<id>.receipt.<ext>`."""

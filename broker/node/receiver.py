@@ -360,9 +360,10 @@ class Receiver:
         )  # fmt: skip
         if self._deliver is not None:
             await self._deliver(delivered)
+        written = None
         if parts.gateway is not None:
             extension = parts.formats.get(fmt).file_extension
-            await asyncio.to_thread(
+            written = await asyncio.to_thread(
                 parts.gateway.deliver,
                 message.sender, reference, envelope.id, extension, rendered.data,
             )  # fmt: skip
@@ -371,6 +372,8 @@ class Receiver:
         warnings = _receipt_errors(problems, "13", sealed=sealed)
         receipt = self._receipt(message.sender, envelope.id, record.value, warnings, True)
         self._record(record, message, "delivered", receipt, reference, declaration)
+        if parts.gateway is not None and written is not None:
+            parts.gateway.delivery_recorded(written)
         return Handled(
             Outcome.DELIVERED,
             record,

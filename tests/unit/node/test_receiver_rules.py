@@ -374,12 +374,15 @@ async def test_a_ledger_fault_after_delivery_is_not_a_second_delivery(
     monkeypatch.setattr(ledger, "record_handled", failing)
     await craft(corridor, "CN-CQ", "TH-BKK", chinese("CQ-RULE-11"))
     assert await thailand.process_inbox_batch() == 0  # delivered, not recorded: held
-    await thailand._restart_inbox()
-    assert await thailand.process_inbox_batch() == 1
     gateway = thailand.parts.gateway
     assert gateway is not None
-    assert len(list(gateway.inbox.iterdir())) == 1  # the same file, written again
+    [taken] = gateway.inbox.iterdir()
+    taken.unlink()  # the national system took the file meanwhile: it must not come again
+    await thailand._restart_inbox()
+    assert await thailand.process_inbox_batch() == 1
+    assert list(gateway.inbox.iterdir()) == []  # not written a second time
     assert letters(corridor, "TH-BKK") == []
+    assert list(gateway.delivered_marks.iterdir()) == []  # recorded: no mark left
     assert len(receipts(corridor, "CN-CQ")) == 1
 
 
