@@ -43,8 +43,9 @@ from broker.node.ledger import DeliveryStatus
 from broker.node.receiver import DeliverCallback, Delivered
 from broker.node.runtime import CorridorNode
 from broker.routing import route, with_known_itinerary
-from broker.signing.envelope import build_envelope, format_time, parse_envelope, sign_message
+from broker.signing.envelope import format_time, parse_envelope
 from broker.signing.identity import node_id_from_urn
+from broker.signing.records import signed_record
 from broker.transport.base import InboundRecord, OutboundRecord, Transport
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
@@ -261,15 +262,14 @@ class CorridorDemo:
     def _reuse_id(self, record: InboundRecord) -> OutboundRecord:
         """`record`'s id again over other bytes, signed by its own sender."""
         head = parse_envelope(record.headers)
-        signer = self.nodes[node_id_from_urn(head.source) or ""].parts.identity.signer
-        value = record.value + b"\x00"
-        envelope = build_envelope(
-            message_id=head.id, source=head.source, type=head.type, time=head.time,
-            content_type=head.content_type, signer=signer, subject=head.subject,
-            dataschema=head.dataschema, recipient=head.recipient, seal=head.seal,
+        identity = self.nodes[node_id_from_urn(head.source) or ""].parts.identity
+        signed = signed_record(
+            identity, type=head.type, message_id=head.id, time=head.time,
+            content_type=head.content_type, value=record.value + b"\x00", key=record.key or b"",
+            subject=head.subject, dataschema=head.dataschema, recipient=head.recipient,
+            seal=head.seal,
         )  # fmt: skip
-        headers = tuple(sign_message(envelope, value, signer))
-        return OutboundRecord(record.topic, value, record.key, headers)
+        return OutboundRecord(record.topic, signed.value, record.key, signed.headers)
 
     # ------------------------------------------------------------------ waiting, reading back
     def _acknowledged(self) -> int:

@@ -72,7 +72,10 @@ _RFC3339 = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
     r"(?:\.([0-9]{1,9}))?(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
 )
+_CANONICAL_TIME = re.compile(rb"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _KEY_ID = re.compile(r"[0-9a-f]{64}")
+_LISTINGS: dict[bytes, tuple[str, ...]] = {}
+_MAX_CACHED_LISTINGS = 256
 # RFC 9562 textual form, lower case: what every corridor writer emits, the only form accepted.
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # RFC 3986 absolute URI: a scheme, ":", then visible ASCII (no spaces, no fragment-only forms).
@@ -156,26 +159,40 @@ def _check_size(name: str, value: bytes) -> None:
         raise _malformed(f"header {name} is empty or longer than {MAX_HEADER_VALUE_BYTES} bytes")
 
 
+def _listed(listing: bytes) -> tuple[str, ...]:
+    """The names a `ce_sigheaders` value lists, checked on their own; cached, since a sender
+    writes the same few lists again and again."""
+    listed = _LISTINGS.get(listing)
+    if listed is not None:
+        return listed
+    _check_size(SIGNED_HEADERS, listing)
+    try:
+        names = listing.decode("ascii").split(",")
+    except UnicodeDecodeError:
+        raise _malformed(f"header {SIGNED_HEADERS} is not a list of header names") from None
+    if names != sorted(set(names)) or "" in names:
+        raise _malformed(f"header {SIGNED_HEADERS} is not sorted, or repeats a name")
+    for name in (SIGNATURE_HEADER, SIGNED_HEADERS):
+        if name in names:
+            raise _malformed(f"header {SIGNED_HEADERS} lists {name}")
+    if len(_LISTINGS) >= _MAX_CACHED_LISTINGS:  # bounded: a hostile sender cannot grow it
+        _LISTINGS.clear()
+    _LISTINGS[listing] = listed = tuple(names)
+    return listed
+
+
 def _covered(collected: dict[str, bytes]) -> tuple[int, dict[str, bytes]]:
     """The envelope version and the headers its signature covers (`ce_signature` left out)."""
     listing = collected.pop(SIGNED_HEADERS, None)
     if listing is None:  # v1: every ce_* header and content-type
         return 1, collected
-    _check_size(SIGNED_HEADERS, listing)
-    names = listing.split(b",")
+    listed = _listed(listing)
     try:
-        listed = [name.decode("ascii") for name in names]
-    except UnicodeDecodeError:
-        raise _malformed(f"header {SIGNED_HEADERS} is not a list of header names") from None
-    if listed != sorted(set(listed)):
-        raise _malformed(f"header {SIGNED_HEADERS} is not sorted, or repeats a name")
-    covered = {SIGNED_HEADERS: listing}
-    for name in listed:
-        if name in (SIGNATURE_HEADER, SIGNED_HEADERS):
-            raise _malformed(f"header {SIGNED_HEADERS} lists {name}")
-        if name not in collected:
-            raise _malformed(f"header {SIGNED_HEADERS} lists {name[:40]!r}, which is absent")
-        covered[name] = collected[name]
+        covered = {name: collected[name] for name in listed}
+    except KeyError as exc:
+        absent = str(exc.args[0])[:40]
+        raise _malformed(f"header {SIGNED_HEADERS} lists {absent!r}, which is absent") from None
+    covered[SIGNED_HEADERS] = listing
     unsigned = _KNOWN.intersection(collected).difference(covered)
     if unsigned:
         raise _malformed(f"header(s) {', '.join(sorted(unsigned))} not covered by the signature")
@@ -211,6 +228,11 @@ def parse_time(text: str) -> datetime | None:
     Fractions beyond microseconds are truncated (so comparisons with whole-microsecond bounds
     stay exact); leap second 60 is refused (no datetime library of the corridor represents it).
     """
+    if len(text) == 27 and _CANONICAL_TIME.fullmatch(text.encode("ascii", "replace")):
+        try:  # the writers' form, the usual case: C-speed
+            return datetime.fromisoformat(text)
+        except ValueError:  # the right shape, but no such date or time
+            return None
     match = _RFC3339.fullmatch(text)
     if match is None:
         return None
@@ -266,8 +288,10 @@ def _parse(headers: Sequence[Header]) -> Envelope:
     if signature is not None:
         _check_size(SIGNATURE_HEADER, signature)
     version, covered = _covered(collected)
-    for name, value in covered.items():
-        _check_size(name, value)
+    sizes = [len(value) for value in covered.values()]
+    if min(sizes) < 1 or max(sizes) > MAX_HEADER_VALUE_BYTES:
+        for name, value in covered.items():
+            _check_size(name, value)
     joined = b"".join(covered.values())
     if len(joined.translate(None, _CONTROL_BYTES)) != len(joined):  # fast "contains any of"
         bad = next(n for n, v in covered.items() if len(v.translate(None, _CONTROL_BYTES)) < len(v))
@@ -290,10 +314,10 @@ def _parse(headers: Sequence[Header]) -> Envelope:
     attributes = tuple(sorted(covered.items()))
     time = _time(attrs["ce_time"])
     signed = attributes
-    if version == 2:  # v2 signs the instant, not its spelling (docs/signing.md section 3.2)
+    if version == 2 and _CANONICAL_TIME.fullmatch(covered["ce_time"]) is None:
+        # v2 signs the instant, not its spelling (docs/signing.md section 3.2)
         canonical = format_time(time).encode("ascii")
-        if canonical != covered["ce_time"]:
-            signed = tuple((n, canonical if n == "ce_time" else v) for n, v in attributes)
+        signed = tuple((n, canonical if n == "ce_time" else v) for n, v in attributes)
     known = _KNOWN | {SIGNED_HEADERS}
     return Envelope(
         id=attrs["ce_id"],
