@@ -2,7 +2,7 @@
 
 The ASEAN Customs Declaration Document's XML schema (implementation guide v1.08) is not public.
 The `acdd-xml` format is therefore the broker's own XML rendering of the published data set, with
-WCO Data Model names; the mandatory items are Singapore Customs' list (docs/domain.md §2).
+WCO Data Model names; the mandatory items are Singapore Customs' list (DOMAIN.md §2).
 """
 
 from __future__ import annotations
@@ -22,6 +22,31 @@ TYPE_CODES: Final = {
     DeclarationKind.IMPORT: "IM",
     DeclarationKind.TRANSIT: "TR",
 }
+
+# The element <-> field tables both `acdd_xml.parse` and `acdd_xml.render` read, in document
+# order; the structured parts (amounts, measures, consignment, goods items) are written out in
+# both, next to each other.
+REFERENCE_TEXTS: Final = (
+    ("FunctionalReferenceID", "functional_reference"),
+    ("ID", "declaration_number"),
+)
+OFFICE_TEXTS: Final = (
+    ("DeclarationOfficeID", "declaring_office"),
+    ("ExitOfficeID", "exit_office"),
+    ("EntryOfficeID", "entry_office"),
+)
+PARTY_ELEMENTS: Final = {
+    "exporter": "Exporter",
+    "importer": "Consignee",
+    "declarant": "Declarant",
+    "carrier": "Carrier",
+}
+ADDRESS_TEXTS: Final = (
+    ("Line", "street"),
+    ("CityName", "city"),
+    ("PostcodeID", "postcode"),
+    ("CountryCode", "country"),
+)
 
 # (data item as the ACDD list names it, canonical field pattern)
 MANDATORY_ITEMS: Final = (

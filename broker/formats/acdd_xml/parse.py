@@ -11,9 +11,13 @@ from datetime import datetime
 from typing import Any, Final, TypeVar
 
 from broker.formats.acdd_xml.layout import (
+    ADDRESS_TEXTS,
     EXTENSION_PREFIX,
     FORMAT_ID,
     NAMESPACE,
+    OFFICE_TEXTS,
+    PARTY_ELEMENTS,
+    REFERENCE_TEXTS,
     TYPE_CODES,
     missing_items,
 )
@@ -30,21 +34,13 @@ T = TypeVar("T")
 
 _KINDS: Final = {code: kind for kind, code in TYPE_CODES.items()}
 _NAMESPACES: Final = frozenset({NAMESPACE, *WCO_NAMESPACES})
-_PARTIES: Final = {
-    "Exporter": "exporter",
-    "Consignee": "importer",
-    "Declarant": "declarant",
-    "Carrier": "carrier",
-}
+_PARTIES: Final = {element: role for role, element in PARTY_ELEMENTS.items()}
 _DECLARATION: Final = (
     "FunctionCode",
     "TypeCode",
-    "FunctionalReferenceID",
-    "ID",
+    *(element for element, _ in REFERENCE_TEXTS),
     "DepartureDateTime",
-    "DeclarationOfficeID",
-    "ExitOfficeID",
-    "EntryOfficeID",
+    *(element for element, _ in OFFICE_TEXTS),
     "InvoiceAmount",
     "TotalValueAmount",
     "TotalGrossMassMeasure",
@@ -94,13 +90,10 @@ def read_acdd_xml(data: bytes, *, source: str = "", limits: ParseLimits | None =
         "message_id": read.text(top, "MessageID", "message_id"),
         "function": read.value(body, "FunctionCode", "function", MessageFunction.from_edifact_code),
         "kind": read.value(body, "TypeCode", "kind", _kind),
-        "functional_reference": read.text(body, "FunctionalReferenceID", "functional_reference"),
-        "declaration_number": read.text(body, "ID", "declaration_number"),
+        **{field: read.text(body, element, field) for element, field in REFERENCE_TEXTS},
         "issue_time": issue_time,
         "issue_time_offset_minutes": offset_minutes(issue_time) if issue_time else None,
-        "declaring_office": read.text(body, "DeclarationOfficeID", "declaring_office"),
-        "exit_office": read.text(body, "ExitOfficeID", "exit_office"),
-        "entry_office": read.text(body, "EntryOfficeID", "entry_office"),
+        **{field: read.text(body, element, field) for element, field in OFFICE_TEXTS},
         **_amount(read, body, "InvoiceAmount", "invoice_amount", "invoice_currency"),
         **_amount(read, body, "TotalValueAmount", "total_value", "total_value_currency"),
         "total_gross_mass_kg": read.mass(body, "TotalGrossMassMeasure", "total_gross_mass_kg"),
@@ -164,17 +157,14 @@ def _party(read: ValueReader, body: Children, tag: str, role: str) -> dict[str, 
         party.first("Address"),
         read.log,
         path=f"{node.path}/Address",
-        once=("Line", "CityName", "PostcodeID", "CountryCode"),
+        once=tuple(element for element, _ in ADDRESS_TEXTS),
     )
     read.log.locate(f"{role}.identifier_scheme", party.where("ID"))
     return {
         "name": read.text(party, "Name", f"{role}.name"),
         "identifier": read.text(party, "ID", f"{role}.identifier", "schemeID"),
         "identifier_scheme": read.attribute(party, "ID", "schemeID"),
-        "street": read.text(address, "Line", f"{role}.street"),
-        "city": read.text(address, "CityName", f"{role}.city"),
-        "postcode": read.text(address, "PostcodeID", f"{role}.postcode"),
-        "country": read.text(address, "CountryCode", f"{role}.country"),
+        **{f: read.text(address, element, f"{role}.{f}") for element, f in ADDRESS_TEXTS},
     }
 
 

@@ -18,7 +18,7 @@ from typing import Final
 
 from broker.formats.acdd_xml.layout import NAMESPACE
 from broker.formats.receipt_outcome import ReceiptOutcome, RenderedReceipt
-from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
+from broker.formats.xml.write import XmlElement, group, leaf, to_xml_bytes, xml_text
 from broker.model import Receipt
 
 FUNCTION_CODES: Final = {
@@ -34,10 +34,10 @@ def render_acdd_receipt(receipt: Receipt) -> RenderedReceipt:
         group(
             "Error",
             (
-                leaf("ValidationCode", _safe(error.code)),
-                leaf("Description", _safe(error.reason)),
-                group("Pointer", (leaf("DocumentSectionCode", _safe(error.field)),)),
-                leaf("OriginalValue", _safe(error.original_value)),
+                leaf("ValidationCode", xml_text(error.code)),
+                leaf("Description", xml_text(error.reason)),
+                group("Pointer", (leaf("DocumentSectionCode", xml_text(error.field)),)),
+                leaf("OriginalValue", xml_text(error.original_value)),
             ),
         )
         for error in receipt.errors
@@ -48,13 +48,9 @@ def render_acdd_receipt(receipt: Receipt) -> RenderedReceipt:
         leaf("ID", str(receipt.message_id)),
         leaf("IssueDateTime", receipt.issue_time.isoformat()),
         leaf("DeclarationMessageID", str(receipt.referenced_message_id)),
-        leaf("ReceivingNodeID", _safe(receipt.receiving_node)),
+        leaf("ReceivingNodeID", xml_text(receipt.receiving_node)),
         leaf("ReceivedSha256", receipt.received_sha256.hex()),
         *errors,
     )
     root = XmlElement("Response", children=tuple(c for c in children if c is not None))
     return RenderedReceipt(to_xml_bytes(root, namespace=NAMESPACE), "xml")
-
-
-def _safe(text: str | None) -> str | None:
-    return None if text is None else XML_REFUSED.sub("\ufffd", text)

@@ -22,19 +22,21 @@ from decimal import Decimal
 from typing import Any
 
 from broker.errors import FormatError, Problem
-from broker.formats.acdd_xml.layout import FORMAT_ID, NAMESPACE, TYPE_CODES, missing_items
+from broker.formats.acdd_xml.layout import (
+    ADDRESS_TEXTS,
+    FORMAT_ID,
+    NAMESPACE,
+    OFFICE_TEXTS,
+    PARTY_ELEMENTS,
+    REFERENCE_TEXTS,
+    TYPE_CODES,
+    missing_items,
+)
 from broker.formats.base import RenderResult
 from broker.formats.normalize import plain
 from broker.formats.paths import RenderLedger, unencodable_text
 from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
 from broker.model import Declaration, MessageFunction, TransportMode
-
-PARTY_ELEMENTS = {
-    "exporter": "Exporter",
-    "importer": "Consignee",
-    "declarant": "Declarant",
-    "carrier": "Carrier",
-}
 
 
 def render_acdd_xml(declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
@@ -58,12 +60,9 @@ def render_acdd_xml(declaration: Declaration, *, require_mandatory: bool = True)
         [
             leaf("FunctionCode", function.edifact_code),
             leaf("TypeCode", TYPE_CODES[take("kind")]),
-            leaf("FunctionalReferenceID", take("functional_reference")),
-            leaf("ID", take("declaration_number")),
+            *(leaf(element, take(field)) for element, field in REFERENCE_TEXTS),
             leaf("DepartureDateTime", _local_time(declaration, ledger)),
-            leaf("DeclarationOfficeID", take("declaring_office")),
-            leaf("ExitOfficeID", take("exit_office")),
-            leaf("EntryOfficeID", take("entry_office")),
+            *(leaf(element, take(field)) for element, field in OFFICE_TEXTS),
             _amount("InvoiceAmount", take("invoice_amount"), take("invoice_currency")),
             _amount("TotalValueAmount", take("total_value"), take("total_value_currency")),
             _mass("TotalGrossMassMeasure", take("total_gross_mass_kg")),
@@ -136,15 +135,7 @@ def _party(tag: str, role: str, ledger: RenderLedger) -> XmlElement | None:
         [
             leaf("Name", take(f"{role}.name")),
             leaf("ID", identifier, **({"schemeID": scheme} if scheme else {})),
-            group(
-                "Address",
-                [
-                    leaf("Line", take(f"{role}.street")),
-                    leaf("CityName", take(f"{role}.city")),
-                    leaf("PostcodeID", take(f"{role}.postcode")),
-                    leaf("CountryCode", take(f"{role}.country")),
-                ],
-            ),
+            group("Address", [leaf(e, take(f"{role}.{f}")) for e, f in ADDRESS_TEXTS]),
         ],
     )
 

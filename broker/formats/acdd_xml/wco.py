@@ -162,6 +162,14 @@ def read_wco(root: XmlNode, data: bytes, log: ProblemLog) -> dict[str, Any]:
     mode = tree.first(_MODE)
     log.locate("transport.mode", mode.path if mode else f"{declaration_node.path}/{_MODE[0]}")
     _put(values, "transport.mode", _converted("transport.mode", mode, log))
+    if mode is None:  # the canonical model needs one: said, not guessed silently
+        values["transport"]["mode"] = TransportMode.NOT_SPECIFIED
+        log.warn(
+            "no transport ModeCode: NOT_SPECIFIED",
+            location=f"{declaration_node.path}/{_MODE[0]}",
+            field="transport.mode",
+            code="guessed",
+        )
     containers = []
     for node in tree.every(("GoodsShipment/Consignment/TransportEquipment/ID",)):
         if node.text.strip():

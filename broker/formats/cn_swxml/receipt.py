@@ -19,7 +19,7 @@ from typing import Final
 
 from broker.codes.time_zones import zone_for
 from broker.formats.receipt_outcome import ReceiptOutcome, RenderedReceipt
-from broker.formats.xml.write import XML_REFUSED, XmlElement, group, leaf, to_xml_bytes
+from broker.formats.xml.write import XmlElement, group, leaf, to_xml_bytes, xml_text
 from broker.model import Receipt
 
 NAMESPACE: Final = "urn:ilstc:broker:cn-swxml-receipt:1"
@@ -39,10 +39,10 @@ def render_cn_receipt(receipt: Receipt) -> RenderedReceipt:
             group(
                 "Error",
                 (
-                    leaf("Code", _safe(error.code)),
-                    leaf("Field", _safe(error.field)),
-                    leaf("ErrorMessage", _safe(error.reason)),
-                    leaf("OriginalValue", _safe(error.original_value)),
+                    leaf("Code", xml_text(error.code)),
+                    leaf("Field", xml_text(error.field)),
+                    leaf("ErrorMessage", xml_text(error.reason)),
+                    leaf("OriginalValue", xml_text(error.original_value)),
                 ),
             )
             for error in receipt.errors
@@ -53,15 +53,10 @@ def render_cn_receipt(receipt: Receipt) -> RenderedReceipt:
         leaf("Outcome", outcome.value),
         leaf("ReceiptId", str(receipt.message_id)),
         leaf("DeclarationMessageId", str(receipt.referenced_message_id)),
-        leaf("ReceivingNode", _safe(receipt.receiving_node)),
+        leaf("ReceivingNode", xml_text(receipt.receiving_node)),
         leaf("IssueTime", local.strftime("%Y%m%d%H%M%S")),
         leaf("ReceivedSha256", receipt.received_sha256.hex()),
         errors,
     )
     root = XmlElement("DecReceipt", children=tuple(c for c in children if c is not None))
     return RenderedReceipt(to_xml_bytes(root, namespace=NAMESPACE), "xml")
-
-
-def _safe(text: str | None) -> str | None:
-    """Text XML 1.0 can hold: a character it cannot is written as U+FFFD (a receipt is told)."""
-    return None if text is None else XML_REFUSED.sub("\ufffd", text)

@@ -19,7 +19,10 @@ from broker.formats.edifact.syntax import Segment
 from broker.formats.normalize import parse_count
 from broker.formats.problems import ProblemLog
 
-_MASSES: Final = {q.ITEM_NET: "net_mass_kg", q.ITEM_GROSS: "gross_mass_kg"}
+_MASSES: Final = {
+    q.ITEM_NET: "net_mass_kg",
+    **dict.fromkeys(q.ITEM_GROSS_DIMENSIONS, "gross_mass_kg"),
+}
 _TEXTS: Final = {q.DESCRIPTION_TEXT: "description", q.SPECIFICATION_TEXT: "specification"}
 
 

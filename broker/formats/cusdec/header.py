@@ -227,15 +227,20 @@ class MessageReader(FieldWriter):
         return wall.replace(tzinfo=zone)
 
     def _local_zone(self) -> tuple[tzinfo, str]:
-        """The declaring office's country (UN/LOCODE-like office code), else UTC."""
-        for field in ("declaring_office", "exit_office", "entry_office"):
-            code = self.data.get(field) or ""
-            if len(code) >= 2 and code[:2].isalpha():
-                try:
-                    return zone_for(code[:2].upper()), code[:2].upper()
-                except UnknownCodeError:
-                    continue
-        return UTC, "UTC (no office country known)"
+        """The declaring office's country (an office code led by it), else the declarant's,
+        the exporter's or the dispatch country; else UTC."""
+        offices = ("declaring_office", "exit_office", "entry_office")
+        candidates = [(self.data.get(field) or "")[:2] for field in offices]
+        candidates = [code for code in candidates if code.isalpha()]
+        for role in ("declarant", "exporter"):
+            candidates.append((self.data.get(role) or {}).get("country") or "")
+        candidates.extend(country for order, country in self.countries if order == 0)
+        for code in candidates:
+            try:
+                return zone_for(code.upper()), code.upper()
+            except UnknownCodeError:
+                continue
+        return UTC, "UTC (no office or party country known)"
 
     def _loc(self, segment: Segment) -> None:
         qualifier = segment.get(1)
@@ -256,7 +261,10 @@ class MessageReader(FieldWriter):
         return None
 
     def _mea(self, segment: Segment) -> None:
-        if segment.get(1) not in q.MEASURE_PURPOSES or segment.get(2) != q.TOTAL_GROSS:
+        if (
+            segment.get(1) not in q.MEASURE_PURPOSES
+            or segment.get(2) not in q.TOTAL_GROSS_DIMENSIONS
+        ):
             return self.keep(segment, "", f"MEA {segment.get(1)}+{segment.get(2)} is not mapped")
         mass = self.mass(segment, "total_gross_mass_kg")
         return self.put(self.data, "total_gross_mass_kg", mass, "total_gross_mass_kg", segment)

@@ -37,11 +37,13 @@ _CODECS: Final = {
     "utf-8": "utf-8",
     "utf8": "utf-8",
     "utf-16": "utf-16",
+    # GB18030 decodes every GBK and GB2312 text, and the GBK characters that documents
+    # declared as GB2312 often hold anyway.
     "gb18030": "gb18030",
-    "gbk": "gbk",
-    "gb2312": "gb2312",
-    "gb_2312-80": "gb2312",
-    "cp936": "gbk",
+    "gbk": "gb18030",
+    "gb2312": "gb18030",
+    "gb_2312-80": "gb18030",
+    "cp936": "gb18030",
     "iso-8859-1": "latin-1",
     "latin-1": "latin-1",
     "us-ascii": "ascii",

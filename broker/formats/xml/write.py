@@ -15,6 +15,13 @@ from typing import Any, Final
 # Characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
 XML_REFUSED: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
+
+def xml_text(text: str | None) -> str | None:
+    """`text` with each character XML 1.0 cannot hold as U+FFFD, for a text that must be
+    written whatever it holds (a receipt quoting a hostile value); None stays None."""
+    return None if text is None else XML_REFUSED.sub("\ufffd", text)
+
+
 _TEXT_ESCAPES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
 _ATTRIBUTE_ESCAPES: Final = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;", "\n": "&#10;",
