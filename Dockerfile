@@ -19,6 +19,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY schemas ./schemas
 COPY deploy/nodes ./deploy/nodes
+COPY deploy/corridor.toml ./deploy/corridor.toml
 COPY broker ./broker
 # Editable install on purpose: the package reads schemas/ and deploy/nodes/ beside itself
 # (broker/codec/schemas.py, broker/demo/setup.py), so /app keeps the repository's layout.
@@ -29,6 +30,6 @@ RUN pip install -e . \
 
 USER 10001:10001
 VOLUME ["/app/.state"]
-EXPOSE 9464 9465 9466 9467
+EXPOSE 9464-9478
 ENTRYPOINT ["customs-broker"]
 CMD ["--help"]

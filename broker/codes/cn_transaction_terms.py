@@ -14,8 +14,8 @@ from broker.codes.table import CodeTable, read_only
 from broker.model import Incoterm
 
 SOURCE: Final = (
-    "GACC customs parameter table 成交方式代码 (DOMAIN.md §2) and the Incoterms grouping of the "
-    "GACC declaration filling specification (报关单填制规范); Incoterms 2020 (ICC)"
+    "GACC customs parameter table 成交方式代码 (docs/domain.md §2) and the Incoterms grouping of "
+    "the GACC declaration filling specification (报关单填制规范); Incoterms 2020 (ICC)"
 )
 VERSION: Final = "GACC 2018 No. 67 era table; grouping of non-listed Incoterms is [check]"
 

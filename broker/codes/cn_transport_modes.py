@@ -16,7 +16,7 @@ from broker.model import TransportMode
 
 SOURCE: Final = (
     "GACC customs parameter table 运输方式代码 as used by public single-window implementations "
-    "(DOMAIN.md §2); UN/ECE Recommendation 19 (Code for Modes of Transport)"
+    "(docs/domain.md §2); UN/ECE Recommendation 19 (Code for Modes of Transport)"
 )
 VERSION: Final = "GACC 2018 No. 67 era table; Rec 19 Rev. 2; H and 9 mappings are [check]"
 

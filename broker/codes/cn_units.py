@@ -14,7 +14,7 @@ from broker.codes.table import CodeTable, read_only
 
 SOURCE: Final = (
     "GACC customs parameter table 计量单位代码 as used by public single-window implementations "
-    "(DOMAIN.md §2); Rec 20 codes from UN/ECE Recommendation 20 Rev. 17"
+    "(docs/domain.md §2); Rec 20 codes from UN/ECE Recommendation 20 Rev. 17"
 )
 VERSION: Final = "GACC 2018 No. 67 era table; entries marked [check] are unconfirmed"
 
@@ -22,7 +22,7 @@ CN_UNITS: Final = CodeTable[str](
     name="China customs unit code (计量单位代码)",
     source=SOURCE,
     version=VERSION,
-    verified=False,  # DOMAIN.md: check against the official GACC table
+    verified=False,  # docs/domain.md: check against the official GACC table
     to_canonical=read_only(
         {
             "001": "SET",  # 台 set (machines)

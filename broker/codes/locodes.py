@@ -1,4 +1,4 @@
-"""UN/LOCODEs of the corridor's places, with the ones DOMAIN.md could not confirm flagged.
+"""UN/LOCODEs of the corridor's places, with the ones docs/domain.md could not confirm flagged.
 
 The adapters accept any well-formed UN/LOCODE (the model checks shape and country); this table
 names the places the corridor's samples, docs and benchmarks use, so that a typo in them shows.
@@ -12,7 +12,7 @@ from typing import Final, NamedTuple
 
 from broker.codes.table import UnknownCodeError
 
-SOURCE: Final = "UN/LOCODE (UNECE), entries as listed in DOMAIN.md §3"
+SOURCE: Final = "UN/LOCODE (UNECE), entries as listed in docs/domain.md §3"
 VERSION: Final = "UN/LOCODE 2024-2; entries with verified=False are [check]"
 
 

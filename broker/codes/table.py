@@ -38,7 +38,7 @@ class UnknownCodeError(BrokerError, ValueError):
 class CodeTable(Generic[CanonicalT]):
     """National code <-> canonical value, one table, with its source and whether it is verified.
 
-    `verified` is False for tables that DOMAIN.md marks [check]: built from public
+    `verified` is False for tables that docs/domain.md marks [check]: built from public
     implementations, not yet confirmed against the official list.
     """
 

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from broker.codes.table import UnknownCodeError
 
-SOURCE: Final = "IANA tz database zone names (DOMAIN.md §1), offsets resolved by zoneinfo"
+SOURCE: Final = "IANA tz database zone names (docs/domain.md §1), offsets resolved by zoneinfo"
 VERSION: Final = "zone names as of tzdata 2024a"
 
 COUNTRY_ZONES: Final[Mapping[str, str]] = MappingProxyType(

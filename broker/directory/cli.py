@@ -17,10 +17,12 @@ from broker.directory.generate import scaled_corridor
 from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.load import corridor_toml, load_corridor
 from broker.directory.manifests import write_manifests
+from broker.directory.pki import PASSPHRASE, corridor_pki
 from broker.errors import ConfigError
 from broker.node.topics import CorridorTopics
-from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
-from broker.signing.pki import load_node
+from broker.signing.keyfile import passphrase_from_file
+from broker.signing.pki import load_ca, load_node, read_certificate
+from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
@@ -30,10 +32,11 @@ DEFAULT_DIRECTORY = Path("deploy/corridor.toml")
 
 def _kafka_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bootstrap-servers", default="127.0.0.1:9092")
-    parser.add_argument("--user", help="SCRAM-SHA-256 user (a super user for apply)")
+    parser.add_argument("--user", help="SASL user (a super user for apply)")
     parser.add_argument(
         "--password-env", default="CUSTOMS_KAFKA_PASSWORD", help="variable holding its password"
     )
+    parser.add_argument("--mechanism", choices=("SCRAM-SHA-256", "PLAIN"), default="SCRAM-SHA-256")
 
 
 def _kafka(args: argparse.Namespace) -> KafkaSettings:
@@ -45,7 +48,7 @@ def _kafka(args: argparse.Namespace) -> KafkaSettings:
     return KafkaSettings(
         bootstrap_servers=args.bootstrap_servers,
         security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-256",
+        sasl_mechanism=args.mechanism,
         username=args.user,
         password=SecretStr(password),
     )
@@ -69,13 +72,17 @@ def register(sub: Any) -> None:
                 help="folder of <user>.password files (made when missing): also apply users/ACLs",
             )
         parser.set_defaults(handler=handler)
-    publish = corridor.add_parser("publish", help="sign the directory's entries onto its topic")
+    publish = corridor.add_parser(
+        "publish", help="announce every certificate and sign the directory onto its topic"
+    )
     publish.add_argument("--directory", type=Path, default=DEFAULT_DIRECTORY)
-    publish.add_argument("--secretariat", type=Path, required=True, help="its identity folder")
-    publish.add_argument("--passphrase-file", type=Path)
-    publish.add_argument("--passphrase-env", default="CUSTOMS_KEY_PASSPHRASE")
+    publish.add_argument("--pki", type=Path, required=True, help="folder of `corridor pki`")
     _kafka_arguments(publish)
     publish.set_defaults(handler=_publish)
+    pki = corridor.add_parser("pki", help="CAs and one identity per member, each on its own")
+    pki.add_argument("--directory", type=Path, default=DEFAULT_DIRECTORY)
+    pki.add_argument("--out", type=Path, required=True)
+    pki.set_defaults(handler=_pki)
     generate = corridor.add_parser(
         "generate", help="write deploy manifests from the directory, or a scaled directory"
     )
@@ -110,28 +117,44 @@ def _publish(args: argparse.Namespace) -> int:
     from broker.clock import SystemClock
 
     corridor = load_corridor(args.directory)
-    passphrase = (
-        passphrase_from_file(args.passphrase_file)
-        if args.passphrase_file
-        else passphrase_from_env(args.passphrase_env)
-    )
-    entries = sign_entries(
-        corridor, load_node(args.secretariat, passphrase), at=SystemClock().now()
-    )
-    topic = CorridorTopics(corridor.topics.namespace).directory
+    now = SystemClock().now()
+    topics = CorridorTopics(corridor.topics.namespace)
+    ca_passphrase = passphrase_from_file(args.pki / "ca" / PASSPHRASE)
+    records = []
+    for node_id in (*(m.node_id for m in corridor.members), corridor.secretariat):
+        member = corridor.member(node_id)
+        ca = load_ca(
+            args.pki / "ca" / (member.ca_country if member else node_id[:2]), ca_passphrase
+        )
+        certificate = read_certificate(args.pki / "nodes" / node_id / "node.crt.pem")
+        a = certificate_announcement(ca, certificate, at=now)
+        records.append(OutboundRecord(topics.keys, a.value, a.key, a.headers))
+    folder = args.pki / "nodes" / corridor.secretariat
+    secretariat = load_node(folder, passphrase_from_file(folder / PASSPHRASE))
+    entries = sign_entries(corridor, secretariat, at=now)
+    records += [OutboundRecord(topics.directory, e.value, e.key, e.headers) for e in entries]
 
     async def send() -> None:
         producer = KafkaTransport(_kafka(args)).producer()
         await producer.start()
         try:
-            await producer.send_many(
-                [OutboundRecord(topic, e.value, e.key, tuple(e.headers)) for e in entries]
-            )
+            await producer.send_many(records)
         finally:
             await producer.stop()
 
     asyncio.run(send())
-    print(f"published {len(entries)} entries of serial {corridor.serial} on {topic}")
+    print(
+        f"announced {len(records) - len(entries)} certificates on {topics.keys}; published "
+        f"{len(entries)} entries of serial {corridor.serial} on {topics.directory}"
+    )
+    return 0
+
+
+def _pki(args: argparse.Namespace) -> int:
+    from broker.clock import SystemClock
+
+    made = corridor_pki(load_corridor(args.directory), args.out, SystemClock())
+    print(f"made {len(made)} identities in {args.out}" if made else f"{args.out}: keys exist")
     return 0
 
 

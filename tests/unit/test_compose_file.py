@@ -1,6 +1,7 @@
-"""docker-compose.yml is valid Compose, runs the same Kafka as the local launcher, and wires the
-corridor profile together: set-up, nodes, Prometheus with the rules, Grafana with the dashboard.
-No Docker engine is needed: the checks are structural."""
+"""docker-compose.yml is generated from the corridor directory, is valid Compose, runs the same
+Kafka as the local launcher (SASL/SCRAM, ACLs), and wires the corridor profile together: the PKI
+step, one node per member with only its own keys, Prometheus with the rules, Grafana with the
+dashboard. No Docker engine is needed here: the checks are structural."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 import yaml
 
 from broker.devkafka.config import KAFKA_VERSION
+from broker.directory.access import user_name
+from broker.directory.load import load_corridor
+from broker.directory.manifests import manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT / "tests" / "data" / "vendor" / "compose-spec.json"
@@ -30,13 +33,6 @@ def test_compose_file_validates_against_the_compose_spec() -> None:
     jsonschema.Draft7Validator.check_schema(schema)
     errors = list(jsonschema.Draft7Validator(schema).iter_errors(load_compose()))
     assert errors == [], [f"{list(e.absolute_path)}: {e.message}" for e in errors]
-
-
-def test_schema_copy_matches_the_shared_vendor_file_when_present() -> None:
-    shared = ROOT.parent / "shared" / "vendor" / "compose-spec.json"
-    if not shared.exists():
-        pytest.skip("no ../shared/vendor beside this clone; the vendored copy is used")
-    assert shared.read_bytes() == SCHEMA.read_bytes()
 
 
 def test_kafka_service_is_kraft_on_the_launchers_version() -> None:
@@ -57,12 +53,8 @@ def test_invalid_compose_is_caught_by_the_same_check() -> None:
 
 
 # ---------------------------------------------------------------- the corridor profile
-NODE_SERVICES = {
-    "node-cn-cq": "CN-CQ",
-    "node-la-vte": "LA-VTE",
-    "node-th-bkk": "TH-BKK",
-    "node-vn-han": "VN-HAN",
-}
+CORRIDOR = load_corridor(ROOT / "deploy" / "corridor.toml")
+NODE_SERVICES = {f"node-{m.node_id.lower()}": m.node_id for m in CORRIDOR.members}
 
 
 def metrics_port(node_id: str) -> int:
@@ -81,24 +73,73 @@ def mounts(service: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def test_nodes_run_their_config_on_kafkas_in_network_listener_after_the_set_up() -> None:
-    compose = load_compose()
-    services = compose["services"]
-    advertised = services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
-    assert "PLAINTEXT://kafka:29092" in advertised.split(",")
+def test_compose_prometheus_and_node_files_are_what_the_directory_generates() -> None:
+    for name, text in manifests(CORRIDOR, "deploy/corridor.toml").items():
+        assert (ROOT / name).read_text(encoding="utf-8") == text, f"{name}: run corridor generate"
+
+
+def test_every_member_has_a_node_on_kafkas_sasl_listener_with_its_own_user() -> None:
+    services = load_compose()["services"]
+    kafka = services["kafka"]["environment"]
+    assert "SASL://kafka:29092" in kafka["KAFKA_ADVERTISED_LISTENERS"].split(",")
+    assert "SASL:SASL_PLAINTEXT" in kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(",")
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+    # What needs no password listens on the Kafka container's loopback only.
+    for listener in kafka["KAFKA_LISTENERS"].split(","):
+        if listener.startswith(("INTERNAL:", "CONTROLLER:")):
+            assert "//127.0.0.1:" in listener, listener
+    assert {s for s in services if s.startswith("node-")} == set(NODE_SERVICES)
     for name, node_id in NODE_SERVICES.items():
         node = services[name]
         assert node["build"]["context"] == "."
         assert (ROOT / node["build"]["dockerfile"]).is_file()
-        assert node["command"] == ["node", "run", "--config", f"deploy/nodes/{node_id}.toml"]
-        assert node["environment"]["CUSTOMS_NODE_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:29092"
+        [command] = node["command"]
+        assert command.endswith(f"node run --config deploy/nodes/{node_id}.toml")
+        env = node["environment"]
+        assert env["CUSTOMS_NODE_KAFKA__BOOTSTRAP_SERVERS"] == "kafka:29092"
+        assert env["CUSTOMS_NODE_KAFKA__SECURITY_PROTOCOL"] == "SASL_PLAINTEXT"
+        assert env["CUSTOMS_NODE_KAFKA__USERNAME"] == user_name(node_id)
         assert node["depends_on"]["kafka"]["condition"] == "service_healthy"
         assert node["depends_on"]["corridor-init"]["condition"] == (
             "service_completed_successfully"
         )
-        assert mounts(node)["/app/.state"] == "corridor-state"  # where the configs point
         assert node["read_only"] is True
         assert node["cap_drop"] == ["ALL"]
+
+
+def test_each_node_container_gets_only_its_own_keys_and_ca_keys_stay_with_the_pki_step() -> None:
+    services = load_compose()["services"]
+    key_volumes = {}
+    for name, node_id in NODE_SERVICES.items():
+        volumes = services[name]["volumes"]
+        keys = f"/app/.state/pki/nodes/{node_id}"
+        assert f"{name}-keys:{keys}:ro" in volumes
+        # Nothing else of the PKI: no other node's keys, no CA, no shared state volume.
+        assert [v for v in volumes if "/pki" in v] == [f"{name}-keys:{keys}:ro"]
+        assert all(v.split(":")[0].startswith(f"{name}-") for v in volumes), volumes
+        key_volumes[name] = f"{name}-keys"
+        # The passphrase and Kafka password files are in that folder, as the node file says.
+        config = tomllib.loads((ROOT / "deploy" / "nodes" / f"{node_id}.toml").read_text())
+        assert config["identity"]["passphrase_file"].endswith(f"pki/nodes/{node_id}/passphrase.txt")
+        assert f"pki/nodes/{node_id}/kafka.password" in services[name]["command"][0]
+    assert len(set(key_volumes.values())) == len(NODE_SERVICES)
+    init = services["corridor-init"]
+    assert mounts(init)["/pki"] == "corridor-ca"
+    assert not any("corridor-ca" in v for s in NODE_SERVICES for v in services[s]["volumes"])
+
+
+def test_init_makes_keys_users_acls_topics_and_announcements() -> None:
+    init = load_compose()["services"]["corridor-init"]
+    [script] = init["command"]
+    assert "customs-broker corridor pki --out /pki" in script
+    assert "customs-broker corridor apply" in script
+    assert "--credentials /pki/credentials" in script
+    assert "customs-broker corridor publish" in script
+    for node_id in NODE_SERVICES.values():
+        assert f"/pki/nodes/{node_id}/* /keys/{node_id}/" in script
+    # Shell variables are `$$` so Compose leaves them to the shell instead of interpolating.
+    assert "$" not in script.replace("$$", "")
+    assert "restart" not in init  # a one-shot: nodes wait for it to complete
 
 
 def test_node_healthchecks_ask_healthz_on_the_configs_metrics_port() -> None:
@@ -109,18 +150,6 @@ def test_node_healthchecks_ask_healthz_on_the_configs_metrics_port() -> None:
         assert services[name]["ports"] == [
             f"127.0.0.1:{metrics_port(node_id)}:{metrics_port(node_id)}"
         ]
-
-
-def test_init_makes_keys_topics_and_announcements_for_every_node() -> None:
-    init = load_compose()["services"]["corridor-init"]
-    [script] = init["command"]
-    assert "customs-broker pki demo --out .state/pki" in script
-    assert "customs-broker topics ensure" in script
-    assert "customs-broker keys publish" in script
-    assert set(script.split("for node in ")[1].split(";")[0].split()) == set(NODE_SERVICES.values())
-    # Shell variables are `$$` so Compose leaves them to the shell instead of interpolating.
-    assert "$" not in script.replace("$$", "")
-    assert "restart" not in init  # a one-shot: nodes wait for it to complete
 
 
 def test_prometheus_mounts_the_rules_and_scrapes_every_node_service() -> None:

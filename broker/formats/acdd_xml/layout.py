@@ -2,7 +2,7 @@
 
 The ASEAN Customs Declaration Document's XML schema (implementation guide v1.08) is not public.
 The `acdd-xml` format is therefore the broker's own XML rendering of the published data set, with
-WCO Data Model names; the mandatory items are Singapore Customs' list (DOMAIN.md §2).
+WCO Data Model names; the mandatory items are Singapore Customs' list (docs/domain.md §2).
 """
 
 from __future__ import annotations

@@ -65,9 +65,9 @@ OFFICE_LOCATIONS: Final = {
     "exit_place": "9",  # place of loading
     "entry_place": "11",  # place of discharge
 }
-DISPATCH_COUNTRY: Final = "35"  # exportation country (DOMAIN.md: LOC+35)
+DISPATCH_COUNTRY: Final = "35"  # exportation country (docs/domain.md: LOC+35)
 TRANSIT_COUNTRY: Final = "49"  # transit country [check]
-DESTINATION_COUNTRY: Final = "36"  # country of ultimate destination (DOMAIN.md: LOC+36)
+DESTINATION_COUNTRY: Final = "36"  # country of ultimate destination (docs/domain.md: LOC+36)
 TERMS_PLACE: Final = "1"  # place of terms of delivery
 ORIGIN_COUNTRY: Final = "27"  # country of origin (goods item)
 
@@ -99,7 +99,7 @@ ITEM_GROSS: Final = "AAB"  # goods item gross weight [check]
 ITEM_GROSS_DIMENSIONS: Final = (ITEM_GROSS, "G")  # read also: G gross weight [check]
 
 # MOA 5025 qualifiers.
-INVOICE_AMOUNT: Final = "39"  # invoice total amount (DOMAIN.md: MOA+39)
+INVOICE_AMOUNT: Final = "39"  # invoice total amount (docs/domain.md: MOA+39)
 TOTAL_VALUE: Final = "79"  # total line items amount [check]
 ITEM_VALUE: Final = "38"  # invoice item amount [check]
 

@@ -38,7 +38,7 @@ def test_every_table_says_where_it_comes_from(name: str) -> None:
 
 @pytest.mark.parametrize("table", [CN_UNITS, CN_TRANSPORT_MODES, CN_TRANSACTION_TERMS])
 def test_unverified_china_tables_say_so(table: CodeTable[str]) -> None:
-    assert table.verified is False  # DOMAIN.md marks them [check]
+    assert table.verified is False  # docs/domain.md marks them [check]
 
 
 def test_china_waterway_is_not_rec19_rail() -> None:
