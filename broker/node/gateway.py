@@ -18,6 +18,8 @@ and other local users read none. A delivered file names its sender:
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import stat
@@ -25,6 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _IN_PROGRESS = re.compile(r"^\.|\.(tmp|part)$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -105,33 +108,62 @@ class GatewayFolders:
         return target
 
     @property
-    def delivered_marks(self) -> Path:
-        """`.delivered/`: one empty file per delivery the node's ledger has not recorded yet."""
-        return self.root / ".delivered"
+    def handled_folder(self) -> Path:
+        """`.handled/`: what this node answered, shared by every process of the node."""
+        return self.root / ".handled"
 
     def deliver(
         self, sender: str, reference: str, message_id: str, extension: str, data: bytes
     ) -> Path:
-        """Write a received document into inbox/ atomically, once.
-
-        A mark next to the inbox says the rename happened; until the ledger records the
-        delivery (then `delivery_recorded` removes the mark), a retry after a fault (a full
-        state disk, say) finds the mark and writes nothing: the national system, which may have
-        taken the file already, never gets it twice. The mark lives on the gateway's disk.
-        """
+        """Write a received document into inbox/ atomically (the caller records it once)."""
         name = f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
         target = self.inbox / name
-        mark = self.delivered_marks / name
-        if mark.exists():
-            return target
         write_atomically(target, data)
-        self.delivered_marks.mkdir(mode=0o700, exist_ok=True)
-        write_atomically(mark, b"")
         return target
 
-    def delivery_recorded(self, delivered: Path) -> None:
-        """The ledger holds the delivery now: its mark is no longer needed."""
-        (self.delivered_marks / delivered.name).unlink(missing_ok=True)
+    # -- the node's shared record of what it handled (see docs/signing.md, 10.8)
+    def record_handled(
+        self, sender: str, message_id: str, body: dict[str, object], reference: str | None
+    ) -> None:
+        """Remember an answered message (and the reference its original owns) on this disk,
+        right after the delivery: every process of the node, on any partition, finds it."""
+        self.handled_folder.mkdir(mode=0o700, exist_ok=True)
+        write_atomically(self._handled(sender, message_id), json.dumps(body).encode("ascii"))
+        if reference is not None:
+            write_atomically(self._reference(sender, reference), message_id.encode("ascii"))
+
+    def handled(self, sender: str, message_id: str) -> dict[str, Any] | None:
+        try:
+            data = self._handled(sender, message_id).read_bytes()
+        except FileNotFoundError:
+            return None
+        found = json.loads(data)
+        return found if isinstance(found, dict) else None
+
+    def original_of(self, sender: str, reference: str) -> str | None:
+        try:
+            return self._reference(sender, reference).read_text("ascii")
+        except FileNotFoundError:
+            return None
+
+    def purge_handled(self, older_than_s: float, now: float | None = None) -> int:
+        """Forget records older than the replay window (a message that old is `too-old`)."""
+        if not self.handled_folder.is_dir():
+            return 0
+        cutoff = (time.time() if now is None else now) - older_than_s
+        purged = 0
+        for path in self.handled_folder.iterdir():
+            if path.lstat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                purged += 1
+        return purged
+
+    def _handled(self, sender: str, message_id: str) -> Path:
+        return self.handled_folder / f"{_UNSAFE.sub('_', sender)}.{_UNSAFE.sub('_', message_id)}"
+
+    def _reference(self, sender: str, reference: str) -> Path:
+        digest = hashlib.sha256(reference.encode("utf-8")).hexdigest()[:40]
+        return self.handled_folder / f"{_UNSAFE.sub('_', sender)}.ref.{digest}"
 
     def deliver_receipt(self, partner: str, message_id: str, extension: str, data: bytes) -> Path:
         """A partner's receipt for declaration `message_id`: `<partner>.<id>.receipt.<ext>`."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 from broker.codec import SchemaKind
 from broker.errors import (
@@ -53,7 +54,7 @@ from broker.signing.reasons import Reason
 from broker.signing.records import receipt_record
 from broker.signing.seal import unseal_value
 from broker.signing.verify import VerifiedMessage, Verifier
-from broker.transport.base import InboundRecord, OutboundRecord, Producer
+from broker.transport.base import Header, InboundRecord, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
 # A receipt answers with the first MAX_RECEIPT_ERRORS problems and says how many more there were.
@@ -317,8 +318,8 @@ class Receiver:
             raise _Refused(Code.BINDING_MISMATCH, "header ce_subject is missing")
         if record.key != envelope.subject.encode("utf-8"):
             raise _Refused(Code.BINDING_MISMATCH, "record key differs from header ce_subject")
-        if self._parts.ledger.handled(message.sender, envelope.id) is not None:
-            raise _Duplicate()  # handled, then a fault before the replay store knew it
+        if self._handled_before(message.sender, envelope.id) is not None:
+            raise _Duplicate()  # by another process of this node, or before a fault
         if envelope.type == TYPE_DECLARATION:
             return await self._on_declaration(record, message)
         if envelope.type == TYPE_RECEIPT:
@@ -338,7 +339,7 @@ class Receiver:
         _bind(declaration, envelope)
         reference = declaration.functional_reference
         changes = declaration.function is not MessageFunction.ORIGINAL
-        if changes and parts.ledger.original_of(message.sender, reference) is None:
+        if changes and self._original_of(message.sender, reference) is None:
             raise _Refused(
                 Code.UNKNOWN_ORIGINAL,
                 f"field function: {declaration.function.value} of reference {reference!r}, "
@@ -360,10 +361,9 @@ class Receiver:
         )  # fmt: skip
         if self._deliver is not None:
             await self._deliver(delivered)
-        written = None
         if parts.gateway is not None:
             extension = parts.formats.get(fmt).file_extension
-            written = await asyncio.to_thread(
+            await asyncio.to_thread(
                 parts.gateway.deliver,
                 message.sender, reference, envelope.id, extension, rendered.data,
             )  # fmt: skip
@@ -372,8 +372,6 @@ class Receiver:
         warnings = _receipt_errors(problems, "13", sealed=sealed)
         receipt = self._receipt(message.sender, envelope.id, record.value, warnings, True)
         self._record(record, message, "delivered", receipt, reference, declaration)
-        if parts.gateway is not None and written is not None:
-            parts.gateway.delivery_recorded(written)
         return Handled(
             Outcome.DELIVERED,
             record,
@@ -443,16 +441,41 @@ class Receiver:
         declaration: Declaration | None,
     ) -> None:
         original = declaration is not None and declaration.function is MessageFunction.ORIGINAL
+        owned = reference if original else None
+        digest = value_digest(record.value)
+        gateway = self._parts.gateway
+        if gateway is not None and receipt is not None:  # first, next to the delivered file
+            gateway.record_handled(
+                message.sender, message.envelope.id, _shared(digest, outcome, receipt), owned
+            )
         self._parts.ledger.record_handled(
             message.sender,
             message.envelope.id,
-            value_sha256=value_digest(record.value),
+            value_sha256=digest,
             coordinates=record.coordinates,
             outcome=outcome,
             at=self._parts.clock.now(),
             receipt=None if receipt is None else (receipt.value, receipt.headers),
-            reference=reference if original else None,
+            reference=owned,
         )
+
+    def _handled_before(self, sender: str, message_id: str) -> Answered | None:
+        """What this node answered for (sender, id): its own ledger, else the gateway's shared
+        record (another process of the node, another partition)."""
+        before = self._parts.ledger.handled(sender, message_id)
+        if before is not None:
+            return Answered(before.value_sha256, before.receipt)
+        gateway = self._parts.gateway
+        shared = None if gateway is None else gateway.handled(sender, message_id)
+        if shared is None:
+            return None
+        return _from_shared(shared)
+
+    def _original_of(self, sender: str, reference: str) -> str | None:
+        found = self._parts.ledger.original_of(sender, reference)
+        if found is None and self._parts.gateway is not None:
+            found = self._parts.gateway.original_of(sender, reference)
+        return found
 
     # ------------------------------------------------------------------ receipts
     def _on_receipt(self, record: InboundRecord, message: VerifiedMessage) -> Handled:
@@ -549,7 +572,7 @@ class Receiver:
         replay attack (AS4 duplicate elimination: a resend is acknowledged, not delivered)."""
         envelope = parse_envelope(record.headers)
         sender = node_id_from_urn(envelope.source) or ""
-        before = self._parts.ledger.handled(sender, envelope.id)
+        before = self._handled_before(sender, envelope.id)
         if before is None or before.value_sha256 != value_digest(record.value):
             reason = detail_of(exc) if exc is not None else f"message id {envelope.id} seen before"
             if before is not None:
@@ -598,6 +621,26 @@ class Receiver:
 
     def _about(self, record: InboundRecord, message_id: str) -> dict[str, str]:
         return {"node": self._node, "message_id": message_id, "source": record.coordinates}
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An earlier answer: the digest of the value answered and the receipt sent, if any."""
+
+    value_sha256: str
+    receipt: tuple[bytes, tuple[Header, ...]] | None
+
+
+def _shared(digest: str, outcome: str, receipt: OutboundRecord) -> dict[str, object]:
+    headers = [[name, value.hex()] for name, value in receipt.headers]
+    return {"digest": digest, "outcome": outcome, "receipt": [receipt.value.hex(), headers]}
+
+
+def _from_shared(body: dict[str, Any]) -> Answered:
+    value: str = body["receipt"][0]
+    headers: list[list[str]] = body["receipt"][1]
+    receipt = (bytes.fromhex(value), tuple((n, bytes.fromhex(v)) for n, v in headers))
+    return Answered(str(body["digest"]), receipt)
 
 
 def _bind(declaration: Declaration, envelope: Envelope) -> None:

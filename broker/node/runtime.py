@@ -63,6 +63,7 @@ class CorridorNode:
         self._inbox: Consumer | None = None
         self._started = False
         self._holds = 0  # consecutive batches held by a retriable fault
+        self._next_purge = 0.0
 
     @property
     def ready(self) -> bool:
@@ -264,8 +265,11 @@ class CorridorNode:
                 await asyncio.wait_for(stop.wait(), 1.0)
 
     def keep_books(self) -> None:
-        """Mark overdue receipts and refresh the receipt gauges."""
+        """Mark overdue receipts, refresh the receipt gauges, forget what is past replaying."""
         parts = self.parts
+        if parts.gateway is not None and parts.clock.monotonic() >= self._next_purge:
+            self._next_purge = parts.clock.monotonic() + 600.0
+            parts.gateway.purge_handled(parts.replay.retention.total_seconds())
         parts.ledger.mark_overdue(
             parts.clock.now(), timedelta(seconds=parts.config.receipt_timeout_s)
         )

@@ -28,7 +28,7 @@ from broker.node.ledger import DeliveryStatus, ReceiptCheck
 from broker.node.receiver import Outcome
 from broker.node.runtime import CorridorNode
 from broker.signing.records import declaration_record, receipt_record
-from broker.transport.base import OutboundRecord
+from broker.transport.base import InboundRecord, OutboundRecord, TimestampType
 from broker.transport.memory import MemoryBroker, MemoryTransport
 from tests.corridor_support import JsonFormat, SmallCorridor
 
@@ -382,7 +382,7 @@ async def test_a_ledger_fault_after_delivery_is_not_a_second_delivery(
     assert await thailand.process_inbox_batch() == 1
     assert list(gateway.inbox.iterdir()) == []  # not written a second time
     assert letters(corridor, "TH-BKK") == []
-    assert list(gateway.delivered_marks.iterdir()) == []  # recorded: no mark left
+    assert len(list(gateway.handled_folder.iterdir())) == 2  # the answer, the reference owned
     assert len(receipts(corridor, "CN-CQ")) == 1
 
 
@@ -446,3 +446,47 @@ async def test_a_revocation_erased_from_the_topic_is_remembered(
         await restarted.stop()
         restarted.parts.ledger.close()
     nodes.pop("TH-BKK")
+
+
+async def test_a_second_process_of_the_node_knows_what_the_first_delivered(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode]
+) -> None:
+    """Scale-out: two processes of TH-BKK, each with its own state folder, one gateway."""
+    first = nodes["TH-BKK"]
+    original = chinese("CQ-RULE-14")
+    await nodes["CN-CQ"].submit(original.model_dump_json().encode())
+    [record] = memory(corridor).records(corridor.topics.inbox("TH-BKK"))
+    await first._receiver.handle(record)
+    await first._receiver.flush()  # delivered and answered, then killed before the commit
+    await first.stop()
+    first.parts.ledger.close()
+    nodes.pop("TH-BKK")
+    second = corridor.node("TH-BKK", gateway=True, state_dir=corridor.root / "state" / "TH-BKK-2")
+    await second.start()
+    try:
+        assert await second.process_inbox_batch() == 1
+        # A hub operator's copy of the same record on another partition of the inbox.
+        inbox = corridor.topics.inbox("TH-BKK")
+        other = (record.partition + 1) % len(memory(corridor).logs[inbox])
+        copy = InboundRecord(
+            inbox, other, 0, record.key, record.value, record.headers, 1, TimestampType.CREATE_TIME
+        )
+        assert (await second._receiver.handle(copy)).outcome is Outcome.REDELIVERED
+        await second._receiver.flush()
+        # The change that follows the original is taken by the second process too.
+        change = original.model_copy(
+            update={"function": MessageFunction.CHANGE, "message_id": uuid.uuid4()}
+        )
+        await nodes["CN-CQ"].submit(change.model_dump_json().encode())
+        assert await second.process_inbox_batch() == 1
+    finally:
+        await second.stop()
+        second.parts.ledger.close()
+    assert [d.declaration.function for d in corridor.deliveries["TH-BKK"]] == [
+        MessageFunction.ORIGINAL,
+        MessageFunction.CHANGE,
+    ]
+    answers = memory(corridor).records(corridor.topics.inbox("CN-CQ"))
+    about_original = [r.value for r in answers if r.key == str(original.message_id).encode()]
+    assert len(set(about_original)) == 1  # the same receipt each time: the sender recognises it
+    assert letters(corridor, "TH-BKK") == []
