@@ -34,6 +34,7 @@ from broker.codec import Codec, SchemaKind
 from broker.codec.avro import write_body
 from broker.codec.framing import frame_single_object
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
+from broker.directory.load import write_small_corridor
 from broker.model import MessageFunction
 from broker.model.samples import sample_declaration
 from broker.node.config import load_node_config
@@ -59,7 +60,6 @@ def free_port() -> int:
 
 
 def write_config(root: Path, node_id: str, bootstrap: str, namespace: str, port: int) -> Path:
-    partners = "".join(f'\n[[partners]]\nnode_id = "{p}"\n' for p in PARTNERS[node_id])
     path = root / f"{node_id}.toml"
     path.write_text(
         f"""
@@ -78,9 +78,10 @@ node_dir = "pki/nodes/{node_id}"
 trust_list = "pki/trust-list.pem"
 passphrase_file = "pki/passphrase.txt"
 
-[topics]
+[directory]
+file = "corridor.toml"
 namespace = "{namespace}"
-{partners}""",
+""",
         encoding="utf-8",
     )
     return path
@@ -125,6 +126,10 @@ async def corridor(kafka: KafkaEndpoint, tmp_path: Path) -> AsyncIterator[dict[s
     ensure_demo_pki(tmp_path / "pki", SystemClock())
     namespace = f"test.{uuid.uuid4().hex[:10]}"
     ports = {node_id: free_port() for node_id in PARTNERS}
+    # The three are partners of each other; LA-NEW (certified below) is no member.
+    write_small_corridor(
+        tmp_path / "corridor.toml", dict.fromkeys(PARTNERS, "canonical-json"), namespace
+    )
     paths = {
         n: write_config(tmp_path, n, kafka.bootstrap_servers, namespace, ports[n]) for n in PARTNERS
     }
