@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from broker.devkafka.config import ADMIN_USER, ClusterSpec
+from broker.demo.setup import local_admin
+from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
 from broker.transport.settings import KafkaSettings
 from tests.kafka_support import free_port_block
@@ -34,14 +35,7 @@ def sasl_kafka(state_dir: Path) -> Iterator[SaslKafka]:
     local = LocalKafka(spec)
     local.up()
     try:
-        admin = KafkaSettings(
-            bootstrap_servers=spec.bootstrap_servers,
-            security_protocol="SASL_PLAINTEXT",
-            sasl_mechanism="SCRAM-SHA-256",
-            username=ADMIN_USER,
-            password=SecretStr(spec.admin_password),
-            request_timeout_ms=10_000,
-        )
+        admin = local_admin(spec).model_copy(update={"request_timeout_ms": 10_000})
         yield SaslKafka(spec.bootstrap_servers, admin)
     finally:
         local.down()

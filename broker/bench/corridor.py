@@ -31,8 +31,8 @@ from prometheus_client import CollectorRegistry
 from pydantic import SecretStr
 
 from broker.clock import SystemClock
-from broker.demo.setup import demo_directory, node_kafka
-from broker.devkafka.config import ADMIN_USER, ClusterSpec
+from broker.demo.setup import demo_directory, local_admin, node_kafka
+from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka, port_is_free
 from broker.directory.access import KEY_PUBLISHER_USER, SECRETARIAT_USER, corridor_acls, user_name
 from broker.directory.apply import apply_corridor, passwords_in
@@ -249,13 +249,7 @@ async def _bench(args: argparse.Namespace, root: Path, spec: ClusterSpec) -> dic
     corridor = scaled_corridor(base, args.members)
     directory = root / "corridor.toml"
     directory.write_text(corridor_toml(corridor), encoding="utf-8")
-    admin = KafkaSettings(
-        bootstrap_servers=spec.bootstrap_servers,
-        security_protocol="SASL_PLAINTEXT",
-        sasl_mechanism="SCRAM-SHA-256",
-        username=ADMIN_USER,
-        password=SecretStr(spec.admin_password),
-    )
+    admin = local_admin(spec)
     passwords = passwords_in(root / "credentials", sorted(corridor_acls(corridor)))
     began = time.monotonic()
     async with CorridorAdmin(admin) as cluster:

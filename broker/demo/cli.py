@@ -8,11 +8,10 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import SecretStr
 from rich.console import Console
 
 from broker.devkafka.cli import default_state_dir
-from broker.devkafka.config import ADMIN_USER, ClusterSpec
+from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
 from broker.logs import configure_logging
 from broker.transport.settings import KafkaSettings
@@ -39,6 +38,7 @@ def register(sub: Any) -> None:
 
 def _demo(args: argparse.Namespace) -> int:
     from broker.demo.runner import CorridorDemo, DemoOptions
+    from broker.demo.setup import local_admin
 
     console = Console()
     bootstrap = args.bootstrap_servers
@@ -58,13 +58,7 @@ def _demo(args: argparse.Namespace) -> int:
             "(SASL/SCRAM, ACLs deny by default)"
         )
         bootstrap = state.bootstrap_servers
-        admin = KafkaSettings(
-            bootstrap_servers=bootstrap,
-            security_protocol="SASL_PLAINTEXT",
-            sasl_mechanism="SCRAM-SHA-256",  # the launcher's SCRAM_MECHANISM
-            username=ADMIN_USER,
-            password=SecretStr(spec.admin_password),
-        )
+        admin = local_admin(spec)
     else:
         admin = KafkaSettings(bootstrap_servers=bootstrap)
     xdg = os.environ.get("XDG_STATE_HOME")

@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from broker.clock import Clock
+from broker.devkafka.config import ADMIN_USER, ClusterSpec
 from broker.directory.access import KEY_PUBLISHER_USER, SECRETARIAT_USER, corridor_acls, user_name
 from broker.directory.apply import ApplyReport, apply_corridor, passwords_in
 from broker.directory.entries import sign_entries
@@ -86,6 +87,17 @@ async def prepare_corridor(
             await producer.send(OutboundRecord(topics.keys, a.value, a.key, tuple(a.headers)))
     finally:
         await producer.stop()
+
+
+def local_admin(spec: ClusterSpec) -> KafkaSettings:
+    """The super user of a local SASL Kafka started by `broker.devkafka` (development only)."""
+    return KafkaSettings(
+        bootstrap_servers=spec.bootstrap_servers,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="SCRAM-SHA-256",  # the launcher's SCRAM_MECHANISM
+        username=ADMIN_USER,
+        password=SecretStr(spec.admin_password),
+    )
 
 
 def node_kafka(kafka: KafkaSettings, user: str, password: str) -> KafkaSettings:

@@ -46,13 +46,12 @@ class TopicSettings(_Frozen):
         return self
 
 
-class Partner(_Frozen):
-    """Another node this one exchanges with, under a data-sharing agreement."""
+class Terms(_Frozen):
+    """What one side of an agreement may receive."""
 
-    node_id: NodeId
-    # Canonical field paths this partner may receive (None: the whole declaration).
+    # Canonical field paths the receiver may get (None: the whole declaration).
     allow_fields: tuple[str, ...] | None = None
-    seal: bool = False  # encrypt values to this partner (the corridor operator cannot read them)
+    seal: bool = False  # encrypt values to it (the corridor operator cannot read them)
 
     @model_validator(mode="after")
     def _known_fields(self) -> Self:
@@ -60,6 +59,12 @@ class Partner(_Frozen):
         if unknown:
             raise ValueError(f"allow_fields names no canonical field: {', '.join(unknown)}")
         return self
+
+
+class Partner(Terms):
+    """Another node this one exchanges with, and what it may receive from this one."""
+
+    node_id: NodeId
 
     @property
     def country(self) -> str:
@@ -107,20 +112,6 @@ class Member(_Frozen):
             except (ZoneInfoNotFoundError, ValueError):
                 raise ValueError(f"unknown IANA time zone {value!r}") from None
         return value
-
-
-class Terms(_Frozen):
-    """What one side of an agreement may receive."""
-
-    allow_fields: tuple[str, ...] | None = None
-    seal: bool = False
-
-    @model_validator(mode="after")
-    def _known_fields(self) -> Self:
-        unknown = unknown_fields(self.allow_fields or ())
-        if unknown:
-            raise ValueError(f"allow_fields names no canonical field: {', '.join(unknown)}")
-        return self
 
 
 class TransitLeg(_Frozen):

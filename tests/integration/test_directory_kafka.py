@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,7 @@ from broker.transport.base import OutboundRecord
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 from tests.corridor_support import SmallCorridor
+from tests.integration.test_corridor_kafka import eventually
 from tests.kafka_support import KafkaEndpoint
 
 pytestmark = pytest.mark.timeout(150)
@@ -46,16 +47,6 @@ def grown(corridor: Corridor, node_id: str, partitions: int, serial: int) -> Cor
         for m in corridor.members
     ]
     return with_changes(corridor, members=members, serial=serial)
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], within_s: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within_s
-    while asyncio.get_running_loop().time() < deadline:
-        result = check()
-        if result if isinstance(result, bool) else await result:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture
