@@ -49,6 +49,7 @@ class Reading:
             f"the document holds {len(self.declarations)} declarations; read them one by one "
             "(`customs-broker convert` writes one output per message)",
             source,
+            "the whole document",
             code="several_declarations",
         )
         raise DocumentRefusedError.collect(

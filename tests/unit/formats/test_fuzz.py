@@ -97,3 +97,62 @@ def mutated(draw: st.DrawFn, document: bytes) -> bytes:
 def test_mutated_valid_documents(format_id: str, data: st.DataObject) -> None:
     document = data.draw(st.sampled_from(DOCUMENTS[format_id]))
     parses_or_explains(format_id, data.draw(mutated(document)))
+
+
+def reads_or_explains(format_id: str, data: bytes) -> None:
+    """A reading whose warnings all say where, or a `FormatError` with reasons."""
+    try:
+        reading = REGISTRY.get(format_id).read(data, source="fuzz")
+    except FormatError as exc:
+        problems = exc.problems
+    else:
+        assert all(w.location for w in reading.warnings)
+        return
+    assert problems
+
+
+TAGS = ["BGM", "DTM", "LOC", "NAD", "TDT", "MEA", "MOA", "CUX", "RFF", "TOD", "EQD", "GIS",
+        "UNS", "LIN", "CST", "PIA", "GIR", "FTX", "QTY", "PAC", "DOC", "TAX", "CNT"]  # fmt: skip
+PARTS = st.text("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ?+:'. ", max_size=12)
+
+
+@st.composite
+def cusdec_messages(draw: st.DrawFn) -> bytes:
+    """Envelopes with well-formed counts around random segments of CUSDEC's own tags."""
+    body = [
+        "+".join([draw(st.sampled_from(TAGS)), *draw(st.lists(PARTS, max_size=5))])
+        for _ in range(draw(st.integers(0, 25)))
+    ]
+    segments = ["UNH+1+CUSDEC:D:96B:UN", *body]
+    segments.append(f"UNT+{len(segments) + 1}+1")
+    text = "UNB+UNOC:3+A+B+251008:0830+R'" + "'".join(segments) + "'UNZ+1+R'"
+    return text.encode("latin-1")
+
+
+@FUZZ
+@given(data=cusdec_messages())
+def test_random_cusdec_segments_give_a_reading_or_reasons(data: bytes) -> None:
+    """The tolerant CUSDEC reader's branches (stand-ins, kept segments, CST-opened items)."""
+    reads_or_explains("cusdec", data)
+
+
+XML_TAGS = ["DecHead", "DecLists", "DecList", "GNo", "CodeTS", "GName", "GQty", "GUnit",
+            "IEFlag", "IEDate", "PreEntryId", "DecSign", "ClientSeqNo", "TrafMode", "Unknown",
+            "DecGoodsLimits", "EdocRealation"]  # fmt: skip
+
+
+@st.composite
+def china_trees(draw: st.DrawFn, depth: int = 0) -> str:
+    tag = draw(st.sampled_from(XML_TAGS))
+    if depth < 3 and draw(st.booleans()):
+        children = draw(st.lists(china_trees(depth + 1), max_size=4))
+        return f"<{tag}>{''.join(children)}</{tag}>"
+    text = draw(st.text("0123456789EI CNY.-", max_size=10))
+    return f"<{tag}>{text}</{tag}>"
+
+
+@FUZZ
+@given(sections=st.lists(china_trees(), max_size=6))
+def test_random_china_trees_give_a_reading_or_reasons(sections: list[str]) -> None:
+    data = f"<DecMessage>{''.join(sections)}</DecMessage>".encode()
+    reads_or_explains("cn-swxml", data)
