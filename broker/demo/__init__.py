@@ -1,1 +1,1 @@
-"""The corridor demo: four nodes on a local Kafka exchanging realistic traffic."""
+"""The corridor demo: every member of the directory on a local SASL Kafka, realistic traffic."""

@@ -1,4 +1,4 @@
-"""The corridor demo: four nodes, realistic traffic, two attacks, and an honest summary.
+"""The corridor demo: a node per directory member, realistic traffic, two attacks, a summary.
 
 Exit status 0 only when every legitimate declaration reached every recipient it was routed to
 and came back acknowledged (ACCEPTED receipt), nothing was delivered twice, and both attacks (a
