@@ -223,11 +223,18 @@ def _dlq_replay(args: argparse.Namespace) -> int:
 
 
 async def _ensure(config: NodeConfig) -> list[str]:
+    """This node's and its partners' topics, sized as the directory says (`corridor apply` is
+    the owner of the whole layout and reports drift; this only creates what is missing)."""
     nodes = [config.node_id, *(p.node_id for p in config.partners)]
+    sizes = None
+    if config.directory is not None and config.directory.file is not None:
+        from broker.directory.load import load_corridor
+
+        sizes = load_corridor(config.directory.file).inbox_partitions
     admin = await KafkaTransport(config.kafka).admin()
     try:
         return await admin.ensure_topics(
-            CorridorTopics.of(config.topics).specs(nodes, config.topics)
+            CorridorTopics.of(config.topics).specs(nodes, config.topics, sizes)
         )
     finally:
         await admin.close()
