@@ -3,12 +3,12 @@
     .venv/bin/python conformance/generate.py            # write both files
     .venv/bin/python conformance/generate.py --check    # exit 1 if the committed files differ
 
-Everything is deterministic: Ed25519 keys and X25519 keys from fixed seeds, fixed certificate
-serial numbers and times, fixed ephemeral sealing keys, fixed message ids (Ed25519 signatures are
-deterministic; no ECDSA vector for that reason). The records are built with the project's own
-code (`broker.signing`), and every vector states the outcome docs/signing.md requires; the test
-suite checks that the Python verifier agrees, and the Java and Go verifiers in this folder check
-the same file. See conformance/README.md for the file format.
+Everything is deterministic: keys from fixed seeds, fixed certificate serial numbers and times,
+fixed ephemeral sealing keys, fixed message ids; Ed25519 signatures are deterministic, the ECDSA
+vector is signed per RFC 6979 (CAs are Ed25519, so certificates are too). The records are built
+with the project's own code (`broker.signing`), and every vector states the outcome
+docs/signing.md requires; the test suite checks that the Python verifier agrees, and the Java and
+Go verifiers in this folder check the same file. See conformance/README.md for the file format.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from a checkout
@@ -39,7 +39,7 @@ from broker.codec.framing import frame_single_object  # noqa: E402
 from broker.codec.schemas import SchemaKind, SchemaSet, SchemaVersion  # noqa: E402
 from broker.model.receipt import Receipt, ReceiptStatus  # noqa: E402
 from broker.model.samples import sample_declaration  # noqa: E402
-from broker.signing.algorithms import Signer  # noqa: E402
+from broker.signing.algorithms import ECDSA_P256_SHA256, Signer  # noqa: E402
 from broker.signing.envelope import (  # noqa: E402
     SIGNATURE_HEADER,
     TYPE_DECLARATION,
@@ -66,6 +66,7 @@ from broker.signing.seal import seal_value  # noqa: E402
 from broker.signing.trust import NodeKey, TrustList, check_node_certificate  # noqa: E402
 
 VECTORS = ROOT / "conformance" / "vectors.json"
+DETERMINISTIC_ECDSA = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 FINGERPRINTS = ROOT / "conformance" / "fingerprints.json"
 
 ISSUED = datetime(2026, 1, 1, tzinfo=UTC)
@@ -107,12 +108,22 @@ class Pki:
 
     def __init__(self) -> None:
         clock = FakeClock(ISSUED)
-        self.cas = {c: self._ca(c, clock) for c in ("CN", "LA")}
+        self.cas = {c: self._ca(c, clock) for c in ("CN", "LA", "TH")}
         self.rogue = self._ca("CN", clock, label="rogue CN")
         self.trust_list = TrustList(ca.certificate for ca in self.cas.values())
         self.nodes: dict[str, NodeIdentity] = {}
         for node_id in ("CN-CQ", "CN-KM", "LA-VTE", "LA-LPQ"):
             self.nodes[node_id] = self._node(self.cas[node_id[:2]], node_id, clock)
+        # An ECDSA P-256 node (the CA stays Ed25519, so that its certificate is reproducible).
+        self.nodes["TH-BKK"] = issue_node(
+            self.cas["TH"],
+            "TH-BKK",
+            clock=clock,
+            algorithm=ECDSA_P256_SHA256,
+            key=ec.derive_private_key(int.from_bytes(_seed("node TH-BKK"), "big"), ec.SECP256R1()),
+            sealing_key=_x25519("TH-BKK"),
+            serial_number=_serial("node TH-BKK"),
+        )
         self.nodes["CN-NEW"] = self._node(self.cas["CN"], "CN-NEW", clock)  # announced only
         self.nodes["CN-ROGUE"] = self._node(self.rogue, "CN-ROGUE", clock)
         self.nodes["CN-OLD"] = self._node(
@@ -276,6 +287,10 @@ class Kit:
             recipient=recipient,
             seal=seal,
         )
+        key = identity.signer.private_key
+        if isinstance(key, ec.EllipticCurvePrivateKey):  # RFC 6979: reproducible ECDSA
+            signature = key.sign(envelope.signing_input(value), DETERMINISTIC_ECDSA)
+            return [*envelope.attributes, (SIGNATURE_HEADER, base64.b64encode(signature))], value
         return sign_message(envelope, value, identity.signer), value
 
     def add(
@@ -424,6 +439,15 @@ class Kit:
             value,
             self.declaration_schema,
             "no ce_sigheaders: every ce_* header is covered, magic ilstc-ce-signature-v1",
+        )
+        thai, _ = self.signed("TH-BKK", label="ecdsa declaration")
+        self.accepted(
+            "ECDSA P-256 signed declaration",
+            thai,
+            value,
+            value,
+            self.declaration_schema,
+            "ce_sigalg ecdsa-p256-sha256: SHA-256 of the signing input, DER signature (RFC 6979)",
         )
         early, _ = self.signed("CN-LEAK", label="before the leak", time=BEFORE_REVOCATION)
         self.accepted(
@@ -695,7 +719,7 @@ class Kit:
 
     def context(self) -> dict[str, Any]:
         pki = self.pki
-        known = ["CN-CQ", "CN-KM", "LA-VTE", "LA-LPQ", "CN-ROGUE", "CN-OLD", "CN-LEAK"]
+        known = ["CN-CQ", "CN-KM", "LA-VTE", "LA-LPQ", "TH-BKK", "CN-ROGUE", "CN-OLD", "CN-LEAK"]
         leak = pki.nodes["CN-LEAK"].signer.key_id
         return {
             "receiver": RECEIVER,
