@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from broker.signing.envelope import format_time
+
 CONTEXT_FIELDS = ("node", "message_id", "reason", "source")
 _PRIVATE_KEY_PEM = re.compile(
     r"-----BEGIN ([A-Z0-9 ]*PRIVATE KEY)-----.*?(?:-----END \1-----|\Z)", re.DOTALL
@@ -62,7 +64,8 @@ class JsonLinesFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            # The one time form of the corridor (ce_time, dlq_time): RFC 3339 UTC, `...ffffffZ`.
+            "time": format_time(datetime.fromtimestamp(record.created, UTC)),
             "level": record.levelname,
             "logger": record.name,
             "message": safe_message(record),

@@ -77,6 +77,7 @@ class ReceiptCheck(StrEnum):
     APPLIED = "applied"
     EARLY = "early"  # no row yet (a crash before it was recorded): kept until the row comes
     WRONG_DIGEST = "wrong-digest"  # quotes other bytes than this node sent that recipient
+    AGAIN = "again"  # the row has its answer already: a duplicate receipt, recognised
 
 
 @dataclass(frozen=True)
@@ -324,7 +325,7 @@ class NodeLedger:
     ) -> ReceiptCheck:
         """Apply a receipt whose digest must be the one sent to `recipient`."""
         row = self._db.execute(
-            "SELECT value_sha256 FROM sent WHERE message_id = ? AND recipient = ?",
+            "SELECT value_sha256, status FROM sent WHERE message_id = ? AND recipient = ?",
             (message_id, recipient),
         ).fetchone()
         if row is None:
@@ -336,6 +337,8 @@ class NodeLedger:
         if row[0] and row[0] != value_sha256:
             return ReceiptCheck.WRONG_DIGEST
         status = DeliveryStatus.DELIVERED if accepted else DeliveryStatus.REJECTED
+        if row[1] == status:
+            return ReceiptCheck.AGAIN
         self._db.execute(
             "UPDATE sent SET status = ?, updated_us = ?, detail = ?, record = NULL "
             "WHERE message_id = ? AND recipient = ?",

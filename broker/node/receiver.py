@@ -247,7 +247,11 @@ class Receiver:
             try:
                 await self._producer.send(reduced(answer))
                 parts.metrics.answers_reduced.labels(self._node).inc()
-                log.warning("dead letter reduced: %s", error, extra=self._about(handled.record, ""))
+                log.warning(
+                    "dead letter reduced: %s",
+                    error,
+                    extra=self._about(handled.record, handled.message_id),
+                )
                 return
             except TransportError as again:
                 if again.retriable:
@@ -511,6 +515,9 @@ class Receiver:
                 f"field received_sha256 is not the digest of what {self._node} sent "
                 f"{message.sender}",
             )
+        if check is ReceiptCheck.AGAIN:  # e.g. answered again by another process of the partner
+            parts.metrics.duplicates.labels(self._node, message.sender).inc()
+            log.info("duplicate receipt recognised", extra=self._about(record, message.envelope.id))
         if check is ReceiptCheck.EARLY:
             log.warning(
                 "receipt before its sent row: kept until the row comes",

@@ -143,7 +143,7 @@ class CorridorNode:
         for record in records:
             result = await self._receiver.handle(record)
             if result.outcome is Outcome.HELD:
-                self._hold(result.reason)
+                self._hold(result.reason, result.message_id, record.coordinates)
                 break
             handled.append(record)
         # Answers acknowledged first; a failure here leaves the batch uncommitted, and reading it
@@ -158,11 +158,14 @@ class CorridorNode:
     def _extra(self) -> dict[str, str]:
         return {"node": self.node_id}
 
-    def _hold(self, reason: str) -> None:
+    def _hold(self, reason: str, message_id: str = "", source: str = "") -> None:
         self._holds += 1
         self.parts.metrics.inbox_held.labels(self.node_id).set(1)
         log.warning(
-            "inbox held (attempt %d): %s", self._holds, reason, extra={"node": self.node_id}
+            "inbox held (attempt %d): %s",
+            self._holds,
+            reason,
+            extra={"node": self.node_id, "message_id": message_id, "source": source},
         )
 
     def _resume(self) -> None:

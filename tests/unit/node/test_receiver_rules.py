@@ -490,3 +490,46 @@ async def test_a_second_process_of_the_node_knows_what_the_first_delivered(
     about_original = [r.value for r in answers if r.key == str(original.message_id).encode()]
     assert len(set(about_original)) == 1  # the same receipt each time: the sender recognises it
     assert letters(corridor, "TH-BKK") == []
+
+
+async def test_a_send_cut_short_leaves_a_true_status_and_the_retry_sends_only_what_is_missing(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from broker.errors import TransportError
+
+    china = nodes["CN-CQ"]
+    producer = china._sender._producer
+    real_send = producer.send
+    refused_once: list[str] = []
+
+    async def flaky(record: OutboundRecord) -> Any:
+        if record.topic.endswith("TH-BKK") and not refused_once:
+            refused_once.append(record.topic)
+            raise TransportError("broker away")
+        return await real_send(record)
+
+    monkeypatch.setattr(producer, "send", flaky)
+    declaration = chinese("CQ-RULE-15")
+    data = declaration.model_dump_json().encode()
+    with pytest.raises(TransportError):
+        await china.submit(data)
+    rows = {
+        r.recipient: r.status for r in china.parts.ledger.by_message(str(declaration.message_id))
+    }
+    assert rows == {"LA-VTE": DeliveryStatus.SENT, "TH-BKK": DeliveryStatus.PREPARED}
+    prepared = china.parts.ledger.prepared_record(str(declaration.message_id), "TH-BKK")
+    assert prepared is not None
+    result = await china.submit(data)  # the outbox retries the file
+    assert [(s.recipient, s.delivery is None) for s in result.sent] == [
+        ("LA-VTE", True),  # acknowledged before: not sent again
+        ("TH-BKK", False),
+    ]
+    [to_thailand] = memory(corridor).records(corridor.topics.inbox("TH-BKK"))
+    assert prepared == _stored(to_thailand)  # the very record prepared before, byte for byte
+    assert len(memory(corridor).records(corridor.topics.inbox("LA-VTE"))) == 1
+
+
+def _stored(record: InboundRecord) -> bytes:
+    from broker.node.sender import _dumps
+
+    return _dumps(OutboundRecord(record.topic, record.value, record.key, record.headers))
