@@ -130,9 +130,31 @@ class _Duplicate(Exception):
     """(sender, ce_id) was handled before."""
 
 
+# The header each verification reason is about, so that a dead letter names it.
+_HEADER_OF: dict[str, str] = {
+    Reason.UNKNOWN_KEY_ID: "ce_keyid",
+    Reason.UNTRUSTED_CHAIN: "ce_keyid",
+    Reason.REVOKED: "ce_keyid",
+    Reason.CERTIFICATE_NOT_VALID_AT_TIME: "ce_time",
+    Reason.CLOCK_SKEW: "ce_time",
+    Reason.TOO_OLD: "ce_time",
+    Reason.COUNTRY_MISMATCH: "ce_source",
+    Reason.SOURCE_MISMATCH: "ce_source",
+    Reason.BAD_SIGNATURE: "ce_signature",
+    Reason.WRONG_RECIPIENT: "ce_recipient",
+    Reason.REPLAY: "ce_id",
+    Reason.UNSEAL_FAILED: "ce_sealkeyid",
+}
+
+
 def detail_of(exc: SignatureError) -> str:
-    """The error's message without the code in front (a dead letter carries the code apart)."""
-    return str(exc).removeprefix(f"{exc.code}: ")
+    """The error's message without the code in front (a dead letter carries the code apart),
+    naming the header it is about."""
+    detail = str(exc).removeprefix(f"{exc.code}: ")
+    header = _HEADER_OF.get(exc.code)
+    if header is None or detail.startswith(("header ", "field ")):
+        return detail
+    return f"header {header}: {detail}"
 
 
 def value_digest(value: bytes) -> str:

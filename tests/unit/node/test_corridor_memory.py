@@ -182,6 +182,8 @@ async def test_attacks_are_dead_lettered_and_the_stream_keeps_flowing(
         "unknown-key-id",
     ]
     assert all(letter.value for letter in letters)  # original bytes kept for inspection
+    assert all(letter.reason.startswith("header ce_") for letter in letters)  # names it
+    assert not any(letter.reason.startswith(letter.code) for letter in letters)  # code once
     assert all(letter.source.startswith(laos + "/") for letter in letters)
     # The identical resend was acknowledged again (the same receipt, byte for byte), not
     # delivered again: AS4 duplicate elimination.
