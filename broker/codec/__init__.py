@@ -13,6 +13,7 @@ from broker.codec.schemas import (
     SchemaVersion,
     default_schema_dir,
 )
+from broker.codec.subjects import SubjectNameStrategy
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -23,5 +24,6 @@ __all__ = [
     "SchemaRegistryClient",
     "SchemaSet",
     "SchemaVersion",
+    "SubjectNameStrategy",
     "default_schema_dir",
 ]

@@ -56,17 +56,18 @@ class Codec:
         self.schemas = SchemaSet(schema_dir)
         self.max_message_bytes = max_message_bytes
         self._registry = registry
-        self._registered_ids: dict[SchemaKind, int] = {}
+        self._registered_ids: dict[str, int] = {}  # by subject
         self._registry_writers: dict[int, CompiledSchema] = {}
 
-    def encode_declaration(self, declaration: Declaration) -> bytes:
-        return self._encode(SchemaKind.DECLARATION, declaration)
+    def encode_declaration(self, declaration: Declaration, *, topic: str | None = None) -> bytes:
+        """Framed Avro; `topic` (where the record goes) names the registry subject, if any."""
+        return self._encode(SchemaKind.DECLARATION, declaration, topic)
 
     def decode_declaration(self, data: bytes) -> Declaration:
         return self._decode(SchemaKind.DECLARATION, data, Declaration)
 
-    def encode_receipt(self, receipt: Receipt) -> bytes:
-        return self._encode(SchemaKind.RECEIPT, receipt)
+    def encode_receipt(self, receipt: Receipt, *, topic: str | None = None) -> bytes:
+        return self._encode(SchemaKind.RECEIPT, receipt, topic)
 
     def decode_receipt(self, data: bytes) -> Receipt:
         return self._decode(SchemaKind.RECEIPT, data, Receipt)
@@ -79,13 +80,13 @@ class Codec:
         """`ce_dataschema` of what `kind` is written with: a URN naming version and fingerprint."""
         return self.schemas.latest(SchemaKind(kind)).uri
 
-    def _encode(self, kind: SchemaKind, model: BaseModel) -> bytes:
+    def _encode(self, kind: SchemaKind, model: BaseModel, topic: str | None) -> bytes:
         writer = self.schemas.latest(kind)
         body = write_body(writer.schema, model.model_dump())
         if self._registry is None:
             framed = frame_single_object(writer.fingerprint, body)
         else:
-            framed = frame_confluent(self._registered_id(self._registry, kind), body)
+            framed = frame_confluent(self._registered_id(self._registry, kind, topic), body)
         if len(framed) > self.max_message_bytes:
             raise CodecError(
                 f"{kind} encodes to {len(framed)} bytes, over the {self.max_message_bytes} limit"
@@ -121,13 +122,16 @@ class Codec:
             raise CodecError(f"expected a {kind}, schema id {schema_id} is {writer.full_name}")
         return writer, body
 
-    def _registered_id(self, registry: SchemaRegistryClient, kind: SchemaKind) -> int:
-        """Id of the latest `kind` schema in the registry (subject = record full name)."""
-        if kind not in self._registered_ids:
-            schema = self.schemas.latest(kind).schema
+    def _registered_id(
+        self, registry: SchemaRegistryClient, kind: SchemaKind, topic: str | None
+    ) -> int:
+        """Id of the latest `kind` schema in the registry, under the strategy's subject."""
+        schema = self.schemas.latest(kind).schema
+        subject = registry.subject_strategy.subject(topic, schema.full_name)
+        if subject not in self._registered_ids:
             text = json.dumps(schema.definition, ensure_ascii=False)
-            self._registered_ids[kind] = registry.register(schema.full_name, text)
-        return self._registered_ids[kind]
+            self._registered_ids[subject] = registry.register(subject, text)
+        return self._registered_ids[subject]
 
     def _registry_writer(self, schema_id: int) -> CompiledSchema:
         """The writer schema registered as `schema_id`, compiled once."""

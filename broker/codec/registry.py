@@ -1,18 +1,25 @@
 """Schema registry seen by the codec: register a schema under a subject, fetch one by id.
 
-The codec calls it once per schema and caches the answer, so a blocking HTTP client behind this
-protocol stays off the hot path. `InMemorySchemaRegistry` is the twin for tests and single-process
-runs; it numbers schemas from 1 and gives an identical schema text the same id, as Confluent's does.
+The codec calls it once per schema and subject and caches the answer, so a blocking HTTP client
+behind this protocol (`broker.codec.confluent_registry.ConfluentSchemaRegistry`) stays off the
+hot path. `subject_strategy` says how the codec names subjects. `InMemorySchemaRegistry` is the
+twin for tests and single-process runs; it numbers schemas from 1 and gives an identical schema
+text the same id, as Confluent's does.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
+from broker.codec.subjects import SubjectNameStrategy
 from broker.errors import CodecError
 
 
 class SchemaRegistryClient(Protocol):
+    @property
+    def subject_strategy(self) -> SubjectNameStrategy:
+        """How the codec names the subject a schema is registered under."""
+
     def register(self, subject: str, schema: str) -> int:
         """Id of `schema` (Avro JSON text) under `subject`, registering it if new."""
 
@@ -23,7 +30,8 @@ class SchemaRegistryClient(Protocol):
 class InMemorySchemaRegistry:
     """A schema registry held in this process (no compatibility checks: see docs/schemas.md)."""
 
-    def __init__(self) -> None:
+    def __init__(self, subject_strategy: SubjectNameStrategy = SubjectNameStrategy.RECORD) -> None:
+        self.subject_strategy = subject_strategy
         self._schemas: list[str] = []
         self._subjects: dict[str, list[int]] = {}
 

@@ -9,6 +9,7 @@ from pydantic import SecretStr
 
 from broker.clock import Clock, SystemClock
 from broker.codec import Codec
+from broker.codec.confluent_registry import ConfluentSchemaRegistry
 from broker.formats.registry import default_registry
 from broker.metrics import NodeMetrics
 from broker.node.config import NodeConfig
@@ -31,6 +32,20 @@ def key_passphrase(config: NodeConfig) -> SecretStr:
     return passphrase_from_env(identity.passphrase_env)
 
 
+def schema_registry(config: NodeConfig) -> ConfluentSchemaRegistry | None:
+    """The Confluent Schema Registry client the node's codec uses, if it is configured."""
+    settings = config.schema_registry
+    if settings is None:
+        return None
+    return ConfluentSchemaRegistry(
+        settings.url,
+        subject_strategy=settings.subject_strategy,
+        username=settings.username,
+        password=settings.password,
+        timeout_s=settings.timeout_s,
+    )
+
+
 def build_parts(
     config: NodeConfig,
     *,
@@ -50,7 +65,7 @@ def build_parts(
         identity=identity,
         keys=keys,
         transport=transport or KafkaTransport(config.kafka),
-        codec=Codec(),
+        codec=Codec(registry=schema_registry(config)),
         formats=formats,
         clock=clock,
         metrics=NodeMetrics(

@@ -11,9 +11,10 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Protocol, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from broker.codec.subjects import SubjectNameStrategy
 from broker.directory.model import NodeId, Partner, TopicSettings, TransitRoute
 from broker.errors import ConfigError, Problem
 from broker.transport.settings import KafkaSettings
@@ -43,6 +44,16 @@ class IdentitySettings(_Section):
     trust_list: Path
     passphrase_env: str = "CUSTOMS_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
     passphrase_file: Path | None = None
+
+
+class SchemaRegistrySettings(_Section):
+    """A Confluent-API schema registry: records are then Confluent-framed (`00` + schema id)."""
+
+    url: Annotated[str, Field(pattern=r"^https?://[^\s/]+(/\S*)?$")]
+    subject_strategy: SubjectNameStrategy = SubjectNameStrategy.TOPIC
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
 
 
 class DirectorySettings(_Section):
@@ -75,6 +86,7 @@ class NodeConfig(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     identity: IdentitySettings
     directory: DirectorySettings | None = None
+    schema_registry: SchemaRegistrySettings | None = None  # None: Avro single-object framing
     # Filled from the corridor directory (by `load_node_config`, the live follower, or a test).
     topics: TopicSettings = TopicSettings()
     partners: tuple[Partner, ...] = ()

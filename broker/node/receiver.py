@@ -582,18 +582,17 @@ class Receiver:
             issue_time=now,
             errors=errors,
         )
+        inbox = self._topics.inbox(recipient)
         signed = receipt_record(
             parts.identity,
-            value=parts.codec.encode_receipt(receipt),
+            value=parts.codec.encode_receipt(receipt, topic=inbox),
             message_id=str(receipt.message_id),
             referenced_message_id=referenced,
             recipient=recipient,
             time=now,
             dataschema=self._receipt_schema,
         )
-        return OutboundRecord(
-            self._topics.inbox(recipient), signed.value, signed.key, signed.headers
-        )
+        return OutboundRecord(inbox, signed.value, signed.key, signed.headers)
 
     # ------------------------------------------------------------------ again, dead letters
     def _again(self, record: InboundRecord, exc: SignatureError | None) -> Handled:

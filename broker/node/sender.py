@@ -166,7 +166,8 @@ class Sender:
         parts = self._parts
         now = parts.clock.now()
         shared = apply_policy(declaration, partner.allow_fields)
-        value = parts.codec.encode_declaration(shared.declaration)
+        inbox = self._topics.inbox(partner.node_id)
+        value = parts.codec.encode_declaration(shared.declaration, topic=inbox)
         signed = declaration_record(
             parts.identity,
             value=value,
@@ -177,9 +178,7 @@ class Sender:
             dataschema=self._dataschema,
             seal_to=parts.keys.current_key(partner.node_id, now) if seal_it else None,
         )
-        record = OutboundRecord(
-            self._topics.inbox(partner.node_id), signed.value, signed.key, signed.headers
-        )
+        record = OutboundRecord(inbox, signed.value, signed.key, signed.headers)
         return record, shared.withheld
 
 
