@@ -4,12 +4,16 @@ State lives in one folder (`ClusterSpec.state_dir`): a `cluster.json` naming the
 and one `node-N/` per node with its `server.properties`, `data/`, `server.log` and `stdout.log`.
 We stop only the PIDs recorded there, after checking that each still runs our command line (a
 recycled PID belongs to someone else), and never look processes up by name.
+
+`down` keeps the data (a later `up` starts the same cluster again, records and offsets intact)
+unless asked to purge; one node of a cluster can be stopped and started again on its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -19,7 +23,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -136,7 +140,7 @@ def _tail(path: Path, lines: int = 25) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-async def _count_brokers(spec: ClusterSpec) -> int:
+async def _listed_brokers(spec: ClusterSpec, bootstrap: str) -> set[int]:
     from aiokafka.admin import AIOKafkaAdminClient
 
     kwargs: dict[str, object] = {}
@@ -147,13 +151,11 @@ async def _count_brokers(spec: ClusterSpec) -> int:
             "sasl_plain_username": ADMIN_USER,
             "sasl_plain_password": spec.admin_password,
         }
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=spec.bootstrap_servers, request_timeout_ms=3000, **kwargs
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=3000, **kwargs)
     try:
         await asyncio.wait_for(admin.start(), timeout=5)
         cluster = await asyncio.wait_for(admin.describe_cluster(), timeout=5)
-        return len(cluster["brokers"])
+        return {int(broker["node_id"]) for broker in cluster["brokers"]}
     finally:
         with contextlib.suppress(Exception):
             await admin.close()
@@ -177,15 +179,18 @@ def _quiet_aiokafka() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def cluster_answers(spec: ClusterSpec) -> bool:
-    """A metadata request lists every broker (an open port alone proves nothing)."""
+def cluster_answers(spec: ClusterSpec, node_ids: Iterable[int] | None = None) -> bool:
+    """A metadata request lists every broker of `node_ids` (default: all of them), asked of
+    those nodes themselves (an open port alone proves nothing)."""
     from aiokafka.errors import KafkaError
 
-    if not all(_accepts_connections(spec.client_port(n)) for n in spec.node_ids):
+    wanted = set(spec.node_ids if node_ids is None else node_ids)
+    if not all(_accepts_connections(spec.client_port(n)) for n in wanted):
         return False
+    bootstrap = ",".join(f"127.0.0.1:{spec.client_port(n)}" for n in sorted(wanted))
     try:
         with _quiet_aiokafka():
-            return asyncio.run(_count_brokers(spec)) == spec.nodes
+            return wanted <= asyncio.run(_listed_brokers(spec, bootstrap))
     except (KafkaError, OSError, TimeoutError):
         return False
 
@@ -217,30 +222,27 @@ class LocalKafka:
 
     # ------------------------------------------------------------------ up
     def up(self, timeout: float = 90.0) -> tuple[ClusterState, bool]:
-        """Start the cluster unless it already runs; returns (state, started_now)."""
+        """Start the cluster unless it already runs; returns (state, started_now).
+
+        A cluster stopped earlier (its data kept) starts again as it was; nodes of a half
+        running cluster that are down are started again.
+        """
         state = self.state()
         if state is not None:
             alive = self.running_nodes()
-            if len(alive) == len(state.nodes) and cluster_answers(self.spec):
+            if len(alive) == len(state.nodes) and cluster_answers(self._spec_of(state)):
                 return state, False
-            if alive:
-                raise LauncherError(
-                    f"cluster in {self.spec.state_dir} is half running "
-                    f"({len(alive)} of {len(state.nodes)} nodes); run `kafka down` first"
-                )
-            log.info("removing stale state of a stopped cluster in %s", self.spec.state_dir)
-            shutil.rmtree(self.spec.state_dir)
-        elif self.spec.state_dir.exists() and any(self.spec.state_dir.iterdir()):
+            self._check_same_shape(state)
+            running = {n.node_id for n in alive}
+            dead = [n.node_id for n in state.nodes if n.node_id not in running]
+            state = self._restart(state, dead, timeout)
+            return state, True
+        if self.spec.state_dir.exists() and any(self.spec.state_dir.iterdir()):
             raise LauncherError(
                 f"stale data directory {self.spec.state_dir}: it holds files but no "
                 f"{_STATE_FILE} from this launcher; remove it or choose another --state-dir"
             )
-        busy = [p for p in self.spec.all_ports if not port_is_free(p)]
-        if busy:
-            raise LauncherError(
-                f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use by another "
-                "process; stop it or pick another base port with --port"
-            )
+        self._check_ports_free(self.spec.all_ports)
         java = check_java()
         lib = ensure_kafka_jars()
         try:
@@ -248,8 +250,78 @@ class LocalKafka:
         except BaseException:
             self._abandon()
             raise
-        self._wait_ready(state, timeout)
+        self._wait_ready(state, timeout, list(state.nodes), first_start=True)
         return state, True
+
+    def _spec_of(self, state: ClusterState) -> ClusterSpec:
+        """The spec the recorded cluster was started with (a CLI call may give only --port)."""
+        return dataclasses.replace(
+            self.spec,
+            nodes=len(state.nodes),
+            port=state.nodes[0].client_port,
+            sasl=state.sasl,
+        )
+
+    def _check_same_shape(self, state: ClusterState) -> None:
+        if self.spec.nodes != len(state.nodes) and self.spec.nodes != 1:
+            raise LauncherError(
+                f"{self.spec.state_dir} holds a {len(state.nodes)}-node cluster, not "
+                f"{self.spec.nodes}; run `kafka down --purge` first to start another shape"
+            )
+
+    def _check_ports_free(self, ports: list[int]) -> None:
+        busy = [p for p in ports if not port_is_free(p)]
+        if busy:
+            raise LauncherError(
+                f"port(s) {', '.join(map(str, busy))} on 127.0.0.1 already in use by another "
+                "process; stop it or pick another base port with --port"
+            )
+
+    def _restart(self, state: ClusterState, node_ids: list[int], timeout: float) -> ClusterState:
+        """Start recorded nodes again on their kept data (no formatting)."""
+        self.spec = self._spec_of(state)
+        self._check_ports_free(
+            [p for n in node_ids for p in (self.spec.client_port(n), self.spec.controller_port(n))]
+        )
+        java, lib = check_java(), ensure_kafka_jars()
+        started = {n: self._launch(java, lib, n) for n in node_ids}
+        nodes = tuple(started.get(n.node_id, n) for n in state.nodes)
+        state = dataclasses.replace(state, nodes=nodes)
+        self._write_state(state)
+        self._wait_ready(state, timeout, list(started.values()), first_start=False)
+        return state
+
+    def start_node(self, node_id: int, timeout: float = 90.0) -> ClusterState:
+        """Start one stopped node of the recorded cluster again and wait until all answer."""
+        state = self._recorded()
+        if node_id not in {n.node_id for n in state.nodes}:
+            raise LauncherError(f"the cluster has no node {node_id}")
+        if node_id in {n.node_id for n in self.running_nodes()}:
+            raise LauncherError(f"node {node_id} is running already")
+        return self._restart(state, [node_id], timeout)
+
+    def stop_node(self, node_id: int, timeout: float = 30.0) -> None:
+        """Stop one node cleanly (SIGTERM; SIGKILL after `timeout`); its data stays."""
+        node = self._running_node(node_id)
+        self._terminate([node], timeout)
+
+    def _recorded(self) -> ClusterState:
+        state = self.state()
+        if state is None:
+            raise LauncherError(f"no cluster recorded in {self.spec.state_dir}; run `kafka up`")
+        return state
+
+    def _running_node(self, node_id: int) -> NodeProcess:
+        self._recorded()
+        for node in self.running_nodes():
+            if node.node_id == node_id:
+                return node
+        raise LauncherError(f"node {node_id} is not running")
+
+    def _write_state(self, state: ClusterState) -> None:
+        temporary = self._state_file.with_suffix(".tmp")
+        temporary.write_text(state.to_json(), encoding="utf-8")
+        temporary.replace(self._state_file)
 
     def _java_command(self, java: str, lib: Path, node_id: int, *args: str) -> list[str]:
         node_dir = self.spec.node_dir(node_id)
@@ -300,30 +372,43 @@ class LocalKafka:
                     f"formatting KRaft storage of node {node_id} failed:\n"
                     + out.decode(errors="replace")[-2000:]
                 )
-        nodes = []
-        for node_id in spec.node_ids:
-            props = spec.node_dir(node_id) / "server.properties"
-            stdout = (spec.node_dir(node_id) / "stdout.log").open("wb")
-            with stdout:
-                proc = subprocess.Popen(
-                    self._java_command(java, lib, node_id, "kafka.Kafka", str(props)),
-                    stdout=stdout,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    start_new_session=True,  # survives the CLI that started it; Ctrl-C stays ours
-                )
-            self._children[proc.pid] = proc
-            nodes.append(NodeProcess(node_id, proc.pid, spec.client_port(node_id), str(props)))
+        nodes = [self._launch(java, lib, node_id) for node_id in spec.node_ids]
         state = ClusterState(
             cluster_id, spec.bootstrap_servers, spec.sasl, KAFKA_VERSION, tuple(nodes)
         )
-        self._state_file.write_text(state.to_json(), encoding="utf-8")
+        self._write_state(state)
         return state
 
-    def _wait_ready(self, state: ClusterState, timeout: float) -> None:
+    def _launch(self, java: str, lib: Path, node_id: int) -> NodeProcess:
+        spec = self.spec
+        props = spec.node_dir(node_id) / "server.properties"
+        stdout = (spec.node_dir(node_id) / "stdout.log").open("ab")
+        with stdout:
+            proc = subprocess.Popen(
+                self._java_command(java, lib, node_id, "kafka.Kafka", str(props)),
+                stdout=stdout,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # survives the CLI that started it; Ctrl-C stays ours
+            )
+        self._children[proc.pid] = proc
+        return NodeProcess(node_id, proc.pid, spec.client_port(node_id), str(props))
+
+    def _wait_ready(
+        self,
+        state: ClusterState,
+        timeout: float,
+        launched: list[NodeProcess],
+        *,
+        first_start: bool,
+    ) -> None:
+        """Wait until the nodes just launched answer a metadata request listing them. A first
+        start that fails leaves nothing behind; a failed restart stops only what it launched
+        and keeps the data (it is somebody's records)."""
+        spec = self._spec_of(state)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for node in state.nodes:
+            for node in launched:
                 if not _runs_our_command(node):
                     log_file = self.spec.node_dir(node.node_id) / "server.log"
                     stdout = self.spec.node_dir(node.node_id) / "stdout.log"
@@ -331,16 +416,22 @@ class LocalKafka:
                         f"Kafka node {node.node_id} exited during start-up; last lines of "
                         f"{log_file}:\n{_tail(log_file)}\n--- {stdout}:\n{_tail(stdout, 10)}"
                     )
-                    self.down()
+                    self._give_up(launched, first_start)
                     raise LauncherError(message)
-            if cluster_answers(self.spec):
+            if cluster_answers(spec, [n.node_id for n in launched]):
                 return
             time.sleep(0.3)
-        self.down()
+        self._give_up(launched, first_start)
         raise LauncherError(
             f"Kafka did not answer a metadata request within {timeout:.0f}s; see the logs in "
             f"{self.spec.state_dir}/node-*/server.log"
         )
+
+    def _give_up(self, launched: list[NodeProcess], first_start: bool) -> None:
+        if first_start:
+            self.down(purge=True)
+        else:
+            self._terminate([n for n in launched if _runs_our_command(n)], 30.0)
 
     def _abandon(self) -> None:
         """Undo a start that failed half way: kill what we spawned, remove what we wrote."""
@@ -353,30 +444,32 @@ class LocalKafka:
     # ------------------------------------------------------------------ down
     def kill_node(self, node_id: int) -> None:
         """SIGKILL one node (fault tests): no clean shutdown, no flush."""
-        for node in self.running_nodes():
-            if node.node_id == node_id:
-                os.kill(node.pid, signal.SIGKILL)
-                self._wait_gone([node], 10.0)
-                return
-        raise LauncherError(f"node {node_id} is not running")
+        node = self._running_node(node_id)
+        os.kill(node.pid, signal.SIGKILL)
+        self._wait_gone([node], 10.0)
 
-    def down(self, timeout: float = 30.0) -> bool:
-        """Stop every node we started and remove the state; False if nothing ran."""
+    def down(self, timeout: float = 30.0, *, purge: bool = False) -> bool:
+        """Stop every node we started; False if nothing ran. The data stays for the next `up`
+        unless `purge`, which removes the whole state folder."""
         state = self.state()
         if state is None:
             return False
         alive = [n for n in state.nodes if _runs_our_command(n)]
-        for node in alive:
+        self._terminate(alive, timeout)
+        if purge:
+            shutil.rmtree(self.spec.state_dir, ignore_errors=True)
+        return bool(alive)
+
+    def _terminate(self, nodes: list[NodeProcess], timeout: float) -> None:
+        for node in nodes:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(node.pid, signal.SIGTERM)
-        left = self._wait_gone(alive, timeout)
+        left = self._wait_gone(nodes, timeout)
         for node in left:
             log.warning("node %s ignored SIGTERM for %.0fs; killing", node.node_id, timeout)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(node.pid, signal.SIGKILL)
         self._wait_gone(left, 10.0)
-        shutil.rmtree(self.spec.state_dir, ignore_errors=True)
-        return bool(alive)
 
     def _wait_gone(self, nodes: list[NodeProcess], timeout: float) -> list[NodeProcess]:
         deadline = time.monotonic() + timeout

@@ -99,8 +99,10 @@ async def _bounded(action: str, stopping: Any, timeout_s: float) -> bool:
 
 async def _close_connections(client: AIOKafkaProducer | AIOKafkaConsumer) -> None:
     """Last resort after an abandoned stop: drop the sockets so nothing lingers."""
+    # The producer's connection pool is public (`client`), the consumer's is not.
+    pool = client.client if isinstance(client, AIOKafkaProducer) else client._client
     with contextlib.suppress(KafkaError, OSError, TimeoutError):
-        await asyncio.wait_for(client._client.close(), 2.0)  # no public way
+        await asyncio.wait_for(pool.close(), 2.0)
 
 
 async def _require_topic(client: AIOKafkaProducer, topic: str) -> None:

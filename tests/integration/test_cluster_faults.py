@@ -1,8 +1,11 @@
-"""A 3-broker KRaft cluster (RF 3, min ISR 2) keeps every acked record after a SIGKILL."""
+"""A 3-broker KRaft cluster (RF 3, min ISR 2) keeps every acked record after a SIGKILL, and one
+broker can be stopped and started again on its own (`kafka stop-node N` / `start-node N`)."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +16,17 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
 from tests.kafka_support import free_port_block
+
+
+def cli(cluster: LocalKafka, *args: str) -> subprocess.CompletedProcess[str]:
+    where = ["--port", str(cluster.spec.port), "--state-dir", str(cluster.spec.state_dir)]
+    return subprocess.run(
+        [sys.executable, "-m", "broker", "kafka", *args, *where],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -25,7 +39,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     try:
         yield local
     finally:
-        local.down()
+        local.down(purge=True)
 
 
 async def _leader_of(admin: AIOKafkaAdminClient, topic: str) -> int:
@@ -88,3 +102,50 @@ async def test_sigkill_of_the_leader_loses_no_acked_record(cluster: LocalKafka) 
     finally:
         await consumer.stop()
     assert seen == acked  # all of them, once each, in order
+
+
+async def _isr(bootstrap: str, topic: str) -> set[int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+        return {int(n) for n in described["partitions"][0]["isr"]}
+    finally:
+        await admin.close()
+
+
+async def test_one_broker_stops_and_starts_again_and_rejoins_the_isr(cluster: LocalKafka) -> None:
+    # Runs after the SIGKILL test: `up` first starts whatever node is still down.
+    assert cli(cluster, "up").returncode == 0
+    bootstrap = cluster.spec.bootstrap_servers
+    topic = "faults.restart"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, 1, 3)])
+        await _leader_of(admin, topic)
+    finally:
+        await admin.close()
+
+    stopped = cli(cluster, "stop-node", "2")
+    assert stopped.returncode == 0, stopped.stderr
+    status = cli(cluster, "status")
+    assert "DEAD" in status.stdout
+    assert status.returncode == 1
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", request_timeout_ms=30000)
+    await producer.start()
+    try:  # two of three replicas satisfy min.insync.replicas=2
+        for i in range(50):
+            await producer.send_and_wait(topic, f"while-2-is-down-{i}".encode())
+    finally:
+        await producer.stop()
+
+    started = cli(cluster, "start-node", "2")
+    assert started.returncode == 0, started.stderr
+    assert cli(cluster, "status").returncode == 0
+    for _ in range(300):  # node 2 catches up from the others and is back in sync
+        if await _isr(bootstrap, topic) == {1, 2, 3}:
+            break
+        await asyncio.sleep(0.2)
+    assert await _isr(bootstrap, topic) == {1, 2, 3}
+    assert cli(cluster, "start-node", "2").returncode == 2  # running already: a clear refusal
