@@ -1,7 +1,8 @@
 """`customs-broker bench NAME [--json]`.
 
 A benchmark module exposes `add_arguments(parser)` and `run(args) -> dict[str, float | int | str]`;
-the result is printed as an aligned table, or with `--json` as exactly one JSON object.
+the result is printed as an aligned table (or by the module's own `render(result) -> str`), or
+with `--json` as exactly one JSON object.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "formats": "broker.bench.formats",
     "e2e": "broker.bench.e2e",
     "corridor": "broker.bench.corridor",
+    "faults": "broker.bench.faults",
 }
 
 
@@ -36,6 +38,8 @@ def _run(module: Any, args: argparse.Namespace) -> int:
     result: dict[str, Any] = module.run(args)
     if args.json:
         print(json.dumps(result, sort_keys=True))
+    elif hasattr(module, "render"):
+        print(module.render(result))
     else:
         width = max(len(k) for k in result)
         for key, value in result.items():

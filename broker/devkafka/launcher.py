@@ -102,7 +102,10 @@ def check_java() -> str:
 
 
 def port_is_free(port: int) -> bool:
+    """Nobody listens on it. SO_REUSEADDR as Kafka itself binds: connections of a node that just
+    died linger in TIME_WAIT for a minute and must not stop it from starting again."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:
@@ -456,6 +459,13 @@ class LocalKafka:
             return False
         alive = [n for n in state.nodes if _runs_our_command(n)]
         self._terminate(alive, timeout)
+        # Children this object started and another process stopped (`kafka stop-node` from a
+        # CLI): reap them, and stop any the state file no longer names, so none outlives us.
+        for pid, child in list(self._children.items()):
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+            del self._children[pid]
         if purge:
             shutil.rmtree(self.spec.state_dir, ignore_errors=True)
         return bool(alive)

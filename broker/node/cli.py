@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,7 @@ from broker.signing.keyfile import passphrase_from_env, passphrase_from_file
 from broker.signing.pki import load_ca, read_certificate
 from broker.signing.records import certificate_announcement, revocation_announcement
 from broker.transport.base import Consumer, InboundRecord, OutboundRecord
-from broker.transport.kafka import KafkaTransport
+from broker.transport.kafka import KafkaTransport, wait_until_reachable
 
 
 def _config(args: argparse.Namespace) -> NodeConfig:
@@ -73,6 +75,31 @@ def register(sub: Any) -> None:
         parser.add_argument("--ca-passphrase-env", default="CUSTOMS_CA_PASSPHRASE")
 
 
+# SIGTERM to exit within 20 s even during an outage (Kubernetes grants 30 s): the batch in hand
+# gets DRAIN_S to finish, then is abandoned (it is read again, as after a crash); closing the
+# clients is bounded by the transport (about 11 s at worst).
+DRAIN_S = 6.0
+
+
+async def _until_stopped(work: Awaitable[None], stop: asyncio.Event, grace_s: float) -> bool:
+    """Run `work`; once `stop` is set give it `grace_s`, then cancel it. False if cancelled."""
+    task = asyncio.ensure_future(work)
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            await asyncio.wait({task}, timeout=grace_s)
+        if not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            return False
+        task.result()  # its error, if it failed
+        return True
+    finally:
+        stopped.cancel()
+
+
 async def _serve(config: NodeConfig) -> int:
     parts = build_parts(config)
     node = CorridorNode(parts)
@@ -85,11 +112,18 @@ async def _serve(config: NodeConfig) -> int:
         server = MetricsServer(parts.metrics.registry, config.metrics_port, lambda: node.ready)
         server.start()
     try:
-        await node.start()
+        # Kafka may not be up yet (a corridor starting, an outage): wait for it, with backoff.
+        if not await wait_until_reachable(config.kafka, stop):
+            print(f"{config.node_id}: stopped while waiting for Kafka", flush=True)
+            return 0
+        if not await _until_stopped(node.start(), stop, 0):
+            print(f"{config.node_id}: stopped while starting", flush=True)
+            return 0
         # Flushed at once: a supervisor (or a test) waits for this line to know the node serves.
         inbox = node.topics.inbox(config.node_id)
         print(f"{config.node_id}: consuming {inbox}; SIGTERM stops", flush=True)
-        await node.run(stop)  # returns after the batch in hand is handled and committed
+        # Returns after the batch in hand is handled and committed, or abandoned after DRAIN_S.
+        await _until_stopped(node.run(stop), stop, DRAIN_S)
     finally:
         await node.stop()
         if server is not None:

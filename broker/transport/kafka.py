@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaClient, AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import (
@@ -25,6 +26,7 @@ from aiokafka.errors import (
     IllegalOperation,
     InvalidProducerEpoch,
     KafkaError,
+    OutOfOrderSequenceNumber,
     ProducerFenced,
     RebalanceInProgressError,
     TopicAlreadyExistsError,
@@ -79,6 +81,8 @@ def _wrap(action: str, exc: KafkaError | IllegalOperation) -> TransportError:
         | UnknownMemberIdError,
     ):
         return RebalancedError(text)
+    if isinstance(exc, OutOfOrderSequenceNumber):
+        return TransportError(f"{text} (the producer starts a new session)")
     # A few Kafka errors will fail the same way on every retry (authorization, too large).
     if isinstance(exc, IllegalOperation) or not getattr(exc, "retriable", True):
         return _permanent(text)
@@ -103,6 +107,22 @@ async def _close_connections(client: AIOKafkaProducer | AIOKafkaConsumer) -> Non
     pool = client.client if isinstance(client, AIOKafkaProducer) else client._client
     with contextlib.suppress(KafkaError, OSError, TimeoutError):
         await asyncio.wait_for(pool.close(), 2.0)
+
+
+def _broken(client: AIOKafkaProducer) -> BaseException | None:
+    """The error that ended the client's delivery task, if it ended.
+
+    aiokafka stops delivering for good after OutOfOrderSequenceNumber (seen after a whole
+    cluster restarted mid-stream) or a fencing: every later send fails the same way. Such a
+    client must be replaced by a new one (new producer id); what it had not delivered was never
+    acknowledged, so its senders retry it."""
+    task = client._sender.sender_task  # no public accessor
+    if task is None or not task.done():
+        return None
+    if task.cancelled():
+        return asyncio.CancelledError()
+    error: BaseException | None = task.exception()
+    return error or KafkaError("delivery task ended")
 
 
 async def _require_topic(client: AIOKafkaProducer, topic: str) -> None:
@@ -185,12 +205,22 @@ class KafkaProducer:
                 # gateway files stay in the outbox and submits have raised or been cancelled.
                 await _close_connections(client)
 
+    async def _live(self) -> AIOKafkaProducer:
+        client = self._client
+        error = _broken(client)
+        if error is not None:
+            log.warning("producer stopped delivering (%r); starting a new one", error)
+            self._started = None
+            await _bounded("closing the broken producer", client.stop(), 2.0)
+            await self.start()
+        return self._client
+
     async def send(self, record: OutboundRecord) -> Delivery:
-        [delivery] = await _produce(self._client, [record])
+        [delivery] = await _produce(await self._live(), [record])
         return delivery
 
     async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
-        return await _produce(self._client, records)
+        return await _produce(await self._live(), records)
 
 
 class KafkaTransactionalProducer:
@@ -257,6 +287,13 @@ class KafkaTransactionalProducer:
             raise _wrap(f"{action} ({self._id})", exc) from exc
 
     async def begin(self) -> None:
+        error = _broken(self._client)
+        if isinstance(error, ProducerFenced | InvalidProducerEpoch):
+            raise _wrap(f"beginning a transaction ({self._id})", error)
+        if error is not None:  # not fenced, just broken: register the id again and go on
+            log.warning("transactional producer %s broke (%r); starting anew", self._id, error)
+            await self.stop(timeout_s=2.0)
+            await self.start()
         try:
             await self._client.begin_transaction()
         except (KafkaError, IllegalOperation, AssertionError) as exc:
@@ -483,8 +520,61 @@ class KafkaAdmin:
                 raise _wrap(f"creating topic {topic}", for_code(code)(*message))
         return created
 
+    async def partition_leaders(self, topic: str) -> dict[int, int]:
+        """Partition -> id of the broker leading it (-1 while none is elected)."""
+        try:
+            [described] = await self._client.describe_topics([topic])
+        except KafkaError as exc:
+            raise _wrap(f"describing {topic}", exc) from exc
+        return {int(p["partition"]): int(p["leader"]) for p in described["partitions"]}
+
     async def close(self) -> None:
         await self._client.close()
+
+
+async def wait_until_reachable(
+    settings: KafkaSettings,
+    stop: asyncio.Event | None = None,
+    *,
+    first_delay_s: float = 0.5,
+    max_delay_s: float = 15.0,
+) -> bool:
+    """Wait until Kafka answers a metadata request, retrying with capped exponential backoff
+    (with jitter, so a fleet restarting together does not knock in step). True once it
+    answers; False if `stop` was set first (SIGTERM while waiting)."""
+    install_client_log_rate_limit()
+    delay, attempt, began = first_delay_s, 0, time.monotonic()
+    while True:
+        attempt += 1
+        client = AIOKafkaClient(**client_kwargs(settings))
+        try:
+            await asyncio.wait_for(client.bootstrap(), settings.request_timeout_ms / 1000 + 1)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            reason = str(exc) if isinstance(exc, KafkaError) else f"{type(exc).__name__}: {exc}"
+        else:
+            if attempt > 1:
+                log.info(
+                    "Kafka at %s answers after %.0fs",
+                    settings.bootstrap_servers,
+                    time.monotonic() - began,
+                )
+            return True
+        finally:
+            await client.close()
+        log.warning(
+            "Kafka at %s unreachable (attempt %d, %s); next try in %.2fs",
+            settings.bootstrap_servers,
+            attempt,
+            reason,
+            delay,
+        )
+        if stop is None:
+            await asyncio.sleep(delay)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+                return False
+        delay = min(max_delay_s, delay * 2) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
 
 
 class KafkaTransport:
