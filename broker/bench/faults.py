@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import dataclasses
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -43,11 +44,12 @@ class Size:
     rate_per_s: float  # how fast the national system drops files into the outbox
     outage_s: float  # Kafka down
     local_fault_s: float  # inbox unwritable, disk full
-    deadline_s: float  # to recover after the fault ends
+    deadline_s: float  # for every declaration to be delivered once the fault ended
+    receipts_wait_s: float  # then for every receipt to show in the sender's status
 
 
-FULL = Size(declarations=300, rate_per_s=40, outage_s=30, local_fault_s=25, deadline_s=180)
-SHORT = Size(declarations=60, rate_per_s=30, outage_s=10, local_fault_s=8, deadline_s=75)
+FULL = Size(300, rate_per_s=40, outage_s=30, local_fault_s=25, deadline_s=180, receipts_wait_s=60)
+SHORT = Size(60, rate_per_s=30, outage_s=10, local_fault_s=8, deadline_s=60, receipts_wait_s=15)
 
 
 @dataclass
@@ -92,6 +94,11 @@ async def _sleep(seconds: float) -> None:
 
 
 # ---------------------------------------------------------------------- the scenarios
+
+
+async def no_fault(run: Run) -> None:
+    """The control: the same traffic without a fault."""
+    run.fault_ended = time.monotonic()
 
 
 async def leader_sigkill(run: Run) -> None:
@@ -163,14 +170,17 @@ async def state_disk_full(run: Run) -> None:
     run.fault_ended = time.monotonic()
 
 
-SCENARIOS: dict[str, tuple[Scenario, int]] = {  # name -> (fault, receiver processes)
-    "leader-sigkill": (leader_sigkill, 1),
-    "receiver-sigkill": (receiver_sigkill, 1),
-    "sender-sigkill": (sender_sigkill, 1),
-    "kafka-down": (kafka_down, 1),
-    "rebalance": (rebalance, 2),
-    "inbox-unwritable": (inbox_unwritable, 1),
-    "state-disk-full": (state_disk_full, 1),
+# name -> (fault, receiver processes, traffic spread over at least this many seconds: a third
+# receiver takes seconds to start, and the rebalance must happen mid-stream)
+SCENARIOS: dict[str, tuple[Scenario, int, float]] = {
+    "no-fault": (no_fault, 1, 0),
+    "leader-sigkill": (leader_sigkill, 1, 0),
+    "receiver-sigkill": (receiver_sigkill, 1, 0),
+    "sender-sigkill": (sender_sigkill, 1, 0),
+    "kafka-down": (kafka_down, 1, 0),
+    "rebalance": (rebalance, 2, 15),
+    "inbox-unwritable": (inbox_unwritable, 1, 0),
+    "state-disk-full": (state_disk_full, 1, 0),
 }
 NEEDS_ROOT = {"state-disk-full"}  # mount -t tmpfs; the others fall back without root
 
@@ -178,15 +188,16 @@ NEEDS_ROOT = {"state-disk-full"}  # mount -t tmpfs; the others fall back without
 # ---------------------------------------------------------------------- running one
 
 
-async def _feed(run: Run, docs: list[tuple[str, bytes]]) -> None:
-    pause = 1 / run.size.rate_per_s
+async def _feed(run: Run, docs: list[tuple[str, bytes]], stream_s: float) -> None:
+    """Drop the documents at the size's rate, spread over at least `stream_s`."""
+    pause = max(1 / run.size.rate_per_s, stream_s / len(docs))
     for index, (message_id, data) in enumerate(docs):
         run.corridor.drop(f"decl-{index:04d}-{message_id}.json", data)
         await asyncio.sleep(pause)
 
 
 async def run_scenario(rig: Rig, name: str, size: Size) -> dict[str, Any]:
-    fault, receivers = SCENARIOS[name]
+    fault, receivers, stream_s = SCENARIOS[name]
     corridor = await rig.corridor(name)
     docs = documents(size.declarations, name.upper())
     ids = {mid for mid, _ in docs}
@@ -208,21 +219,28 @@ async def run_scenario(rig: Rig, name: str, size: Size) -> dict[str, Any]:
         )
         began = time.monotonic()
         try:
-            for process in [*run.receivers, run.sender]:
-                await asyncio.to_thread(process.start)
-            feeding = asyncio.create_task(_feed(run, docs))
+            await asyncio.gather(
+                *(asyncio.to_thread(p.start) for p in [*run.receivers, run.sender])
+            )
+            feeding = asyncio.create_task(_feed(run, docs, stream_s))
             await fault(run)
             await feeding
             if not run.fault_ended:
                 run.fault_ended = time.monotonic()
 
-            def complete() -> bool:
-                return run.delivered() >= size.declarations and (
-                    corridor.sender_ledger_delivered(ids) >= size.declarations
-                )
+            def acknowledged() -> bool:
+                return corridor.sender_ledger_delivered(ids) >= size.declarations
 
-            recovered = await run.until(complete, size.deadline_s)
+            progress = asyncio.create_task(_report_progress(name, run))
+            try:
+                delivered = await run.until(
+                    lambda: run.delivered() >= size.declarations, size.deadline_s
+                )
+                recovered = delivered and await run.until(acknowledged, size.receipts_wait_s)
+            finally:
+                progress.cancel()
             recover_s = time.monotonic() - run.fault_ended
+            receipts_running = corridor.sender_ledger_delivered(ids)
             await asyncio.sleep(3)  # late duplicates show up here
             stop_s = await asyncio.to_thread(corridor.stop_all)
         finally:
@@ -239,7 +257,8 @@ async def run_scenario(rig: Rig, name: str, size: Size) -> dict[str, Any]:
         "unexpected": sum(1 for mid in seen if mid not in ids),
         "dead_lettered": sum(dead.values()),
         "dead_letter_codes": dict(sorted(dead.items())),
-        "receipts_right": corridor.sender_ledger_delivered(ids),
+        "receipts_right": receipts_running,  # while the nodes ran, as `status` shows
+        "receipts_right_after_stop": corridor.sender_ledger_delivered(ids),
         "duplicate_receipts": sum(c - 1 for c in receipts.values() if c > 1),
         "sender_failed": _count(corridor.gateway(SENDER) / "failed"),
         "outbox_left": _count(corridor.gateway(SENDER) / "outbox"),
@@ -249,6 +268,19 @@ async def run_scenario(rig: Rig, name: str, size: Size) -> dict[str, Any]:
         "seconds": round(time.monotonic() - began, 1),
         "note": run.note,
     }
+
+
+async def _report_progress(name: str, run: Run) -> None:
+    """On stderr every 5 s while a scenario waits to recover (the table comes at the end)."""
+    while True:
+        await asyncio.sleep(5)
+        receipts = run.corridor.sender_ledger_delivered(run.message_ids)
+        print(
+            f"[{name}] delivered {run.delivered()}/{run.size.declarations}, "
+            f"receipts {receipts}, sent {run.corridor.sent_count()}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _count(folder: Path) -> int:
@@ -332,6 +364,7 @@ COLUMNS = (
     ("lost", 5),
     ("dead_lettered", 13),
     ("receipts_right", 14),
+    ("receipts_right_after_stop", 25),
     ("duplicate_receipts", 18),
     ("recover_s", 9),
     ("sigterm_s", 9),

@@ -28,6 +28,7 @@ def cli(cluster: LocalKafka, *args: str) -> subprocess.CompletedProcess[str]:
         check=False,
     )
 
+
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 
