@@ -34,6 +34,8 @@ from broker.clock import SystemClock
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
 from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
+from broker.directory.load import corridor_toml, small_corridor
+from broker.directory.model import TopicSettings
 from broker.model.samples import sample_declaration
 from broker.node.config import NodeConfig, load_node_config
 from broker.node.deadletter import read_dead_letter
@@ -240,7 +242,7 @@ def disk_full(folder: Path) -> Iterator[None]:
 # ---------------------------------------------------------------------- the corridor
 
 
-def _config_text(node_id: str, partner: str, bootstrap: str, namespace: str) -> str:
+def _config_text(node_id: str, bootstrap: str, namespace: str) -> str:
     return f"""
 node_id = "{node_id}"
 format = "canonical-json"
@@ -257,15 +259,19 @@ node_dir = "../pki/nodes/{node_id}"
 trust_list = "../pki/trust-list.pem"
 passphrase_file = "../pki/passphrase.txt"
 
-[topics]
+[directory]
+file = "corridor.toml"
 namespace = "{namespace}"
-partitions = {PARTITIONS}
-replication_factor = 3
-min_insync_replicas = 2
-
-[[partners]]
-node_id = "{partner}"
 """
+
+
+def _write_directory(path: Path, namespace: str) -> None:
+    """The corridor directory of the two nodes: partners of each other, replicated topics."""
+    corridor = small_corridor({SENDER: "canonical-json", RECEIVER: "canonical-json"}, namespace)
+    topics = TopicSettings(
+        namespace=namespace, partitions=PARTITIONS, replication_factor=3, min_insync_replicas=2
+    )
+    path.write_text(corridor_toml(corridor.model_copy(update={"topics": topics})), "utf-8")
 
 
 def documents(count: int, run: str) -> list[tuple[str, bytes]]:
@@ -377,10 +383,11 @@ class Rig:
         root = self.root / name
         root.mkdir(parents=True)
         namespace = f"faults.{name}.{uuid.uuid4().hex[:6]}"
+        _write_directory(root / "corridor.toml", namespace)
         paths = []
-        for node_id, partner in ((SENDER, RECEIVER), (RECEIVER, SENDER)):
+        for node_id in (SENDER, RECEIVER):
             path = root / f"{node_id}.toml"
-            path.write_text(_config_text(node_id, partner, self.bootstrap, namespace), "utf-8")
+            path.write_text(_config_text(node_id, self.bootstrap, namespace), "utf-8")
             paths.append(path)
         configs = (load_node_config(paths[0]), load_node_config(paths[1]))
         await prepare_corridor(
