@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import time
 from collections.abc import Awaitable
@@ -24,6 +25,8 @@ from broker.signing.pki import load_ca, read_certificate
 from broker.signing.records import certificate_announcement, revocation_announcement
 from broker.transport.base import Consumer, InboundRecord, OutboundRecord
 from broker.transport.kafka import KafkaTransport, wait_until_reachable
+
+log = logging.getLogger(__name__)
 
 
 def _config(args: argparse.Namespace) -> NodeConfig:
@@ -113,12 +116,22 @@ async def _serve(config: NodeConfig) -> int:
         server.start()
     try:
         # Kafka may not be up yet (a corridor starting, an outage): wait for it, with backoff.
-        if not await wait_until_reachable(config.kafka, stop):
-            print(f"{config.node_id}: stopped while waiting for Kafka", flush=True)
-            return 0
-        if not await _until_stopped(node.start(), stop, 0):
-            print(f"{config.node_id}: stopped while starting", flush=True)
-            return 0
+        while True:
+            if not await wait_until_reachable(config.kafka, stop):
+                print(f"{config.node_id}: stopped while waiting for Kafka", flush=True)
+                return 0
+            try:
+                started = await _until_stopped(node.start(), stop, 0)
+            except TransportError as exc:
+                if not exc.retriable:
+                    raise
+                log.warning("start-up: %s; waiting for Kafka again", exc)
+                await node.stop()
+                continue
+            if not started:
+                print(f"{config.node_id}: stopped while starting", flush=True)
+                return 0
+            break
         # Flushed at once: a supervisor (or a test) waits for this line to know the node serves.
         inbox = node.topics.inbox(config.node_id)
         print(f"{config.node_id}: consuming {inbox}; SIGTERM stops", flush=True)
