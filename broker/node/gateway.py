@@ -146,6 +146,18 @@ class GatewayFolders:
         except FileNotFoundError:
             return None
 
+    def record_dead_lettered(self, coordinates: list[str]) -> None:
+        """Records answered with a dead letter (`topic/partition/offset`), for every process."""
+        self.handled_folder.mkdir(mode=0o700, exist_ok=True)
+        for where in coordinates:
+            write_atomically(self._dead_lettered(where), b"")
+
+    def was_dead_lettered(self, coordinates: str) -> bool:
+        return self._dead_lettered(coordinates).exists()
+
+    def _dead_lettered(self, coordinates: str) -> Path:
+        return self.handled_folder / f"dlq.{_UNSAFE.sub('_', coordinates)}"
+
     def purge_handled(self, older_than_s: float, now: float | None = None) -> int:
         """Forget records older than the replay window (a message that old is `too-old`)."""
         if not self.handled_folder.is_dir():

@@ -44,7 +44,7 @@ from broker.errors import (
 from broker.formats.base import pattern_of
 from broker.formats.receipts import render_receipt
 from broker.model import Declaration, MessageFunction, Receipt, ReceiptError, ReceiptStatus
-from broker.node.deadletter import dead_letter_record, reduced
+from broker.node.deadletter import dead_letter_record, reduced, shown
 from broker.node.ledger import ReceiptCheck
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
@@ -255,6 +255,8 @@ class Receiver:
         ]
         if letters:
             self._parts.ledger.record_dead_lettered(letters, self._parts.clock.now())
+            if self._parts.gateway is not None:  # for the other processes of this node too
+                self._parts.gateway.record_dead_lettered([where for where, _ in letters])
 
     def discard_pending(self) -> None:
         """Forget unsent answers: the batch will be read (and answered) again."""
@@ -296,7 +298,10 @@ class Receiver:
         return self.settle(await self.outcome_of(record))
 
     async def outcome_of(self, record: InboundRecord) -> Handled:
-        if self._parts.ledger.was_dead_lettered(record.coordinates):
+        gateway = self._parts.gateway
+        if self._parts.ledger.was_dead_lettered(record.coordinates) or (
+            gateway is not None and gateway.was_dead_lettered(record.coordinates)
+        ):
             return Handled(Outcome.REDELIVERED, record, code="dead-lettered-before")
         message: VerifiedMessage | None = None
         accepted = False
@@ -623,6 +628,8 @@ class Receiver:
         message: VerifiedMessage | None,
     ) -> Handled:
         parts = self._parts
+        if code == Reason.MALFORMED_ENVELOPE:
+            reason = _with_undecodable_header(record, reason)
         letter = dead_letter_record(
             record,
             topic=self._topics.dead_letters(self._node),
@@ -669,6 +676,18 @@ def _from_shared(body: dict[str, Any]) -> Answered:
     headers: list[list[str]] = body["receipt"][1]
     receipt = (bytes.fromhex(value), tuple((n, bytes.fromhex(v)) for n, v in headers))
     return Answered(str(body["digest"]), receipt)
+
+
+def _with_undecodable_header(record: InboundRecord, reason: str) -> str:
+    """Name the first `ce_*` header that is not UTF-8, its value escaped (`\\xff`), never raw."""
+    for name, value in record.headers:
+        if not name.startswith("ce_") and name != "content-type":
+            continue
+        try:
+            value.decode("utf-8")
+        except UnicodeDecodeError:
+            return f"header {name[:40]}: not UTF-8 ({shown(value[:60])}): {reason}"
+    return reason
 
 
 def _bind(declaration: Declaration, envelope: Envelope) -> None:

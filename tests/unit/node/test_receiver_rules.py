@@ -533,3 +533,18 @@ def _stored(record: InboundRecord) -> bytes:
     from broker.node.sender import _dumps
 
     return _dumps(OutboundRecord(record.topic, record.value, record.key, record.headers))
+
+
+async def test_a_header_that_is_not_utf8_is_named_and_shown_escaped(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode]
+) -> None:
+    await craft(corridor, "CN-CQ", "TH-BKK", chinese("CQ-RULE-16"))
+    [record] = memory(corridor).records(corridor.topics.inbox("TH-BKK"))
+    headers = tuple((n, b"CQ-\xff\xfe" if n == "ce_subject" else v) for n, v in record.headers)
+    await corridor.transport.producer().send(
+        OutboundRecord(record.topic, record.value, record.key, headers)
+    )
+    await nodes["TH-BKK"].process_inbox_batch()
+    [(code, reason)] = letters(corridor, "TH-BKK")
+    assert code == "malformed-envelope"
+    assert reason.startswith("header ce_subject: not UTF-8 (CQ-\\xff\\xfe)")
