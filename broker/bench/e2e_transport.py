@@ -3,6 +3,10 @@
 Both move the same pre-encoded Avro payloads through the same local Kafka with the same producer
 settings (acks=all, idempotent) and the same consumer; the only difference is the corridor's work
 around each record. Records are pipelined (sent without waiting for each ack) on both sides.
+
+Each side keeps one producer and one consumer, started (and its partitions assigned) before any
+timing, so a round measures records moving, not group joins. Rounds alternate the sides
+(`rounds.alternating`); every wait is bounded and says what it waited for.
 """
 
 from __future__ import annotations
@@ -11,8 +15,10 @@ import asyncio
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
+from broker.bench.rounds import alternating, within
 from broker.codec import SchemaKind
 from broker.node.parts import NodeParts
 from broker.signing.keystore import KeyStore
@@ -20,59 +26,104 @@ from broker.signing.records import declaration_record
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.verify import Verifier
 from broker.transport.base import InboundRecord, OutboundRecord
-from broker.transport.kafka import KafkaTransport
+from broker.transport.kafka import KafkaConsumer, KafkaProducer, KafkaTransport
 from broker.transport.settings import KafkaSettings
 
 _CHUNK = 500  # records in flight per send_many
+START_TIMEOUT_S = 60.0  # producer start, consumer group join and assignment
 
 
-async def _consume(
-    transport: KafkaTransport,
-    topic: str,
-    count: int,
-    check: Callable[[InboundRecord], None] | None,
-) -> None:
-    """Read `count` records (started before the producer, so both sides overlap)."""
-    consumer = transport.consumer([topic], f"{topic}.reader")
-    await consumer.start()
-    try:
+@dataclass(frozen=True)
+class RoundResult:
+    side: str
+    records: int
+    seconds: float
+    cpu_seconds: float  # this process only: the broker's CPU is not in it
+
+    @property
+    def rate(self) -> float:
+        return self.records / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cpu_us_per_record(self) -> float:
+        return self.cpu_seconds * 1e6 / self.records if self.records else 0.0
+
+
+class Side:
+    """One way of moving records: `batch(start, n)` builds what is sent, `check` reads each."""
+
+    def __init__(
+        self,
+        name: str,
+        settings: KafkaSettings,
+        topic: str,
+        build: Callable[[int], OutboundRecord],
+        check: Callable[[InboundRecord], None] | None,
+    ) -> None:
+        self.name = name
+        self.topic = topic
+        self._build = build
+        self._check = check
+        transport = KafkaTransport(settings)
+        self._producer: KafkaProducer = transport.producer()
+        self._consumer: KafkaConsumer = transport.consumer([topic], f"{topic}.reader")
+        self._sent = 0
+
+    async def start(self) -> None:
+        await within(self._producer.start(), START_TIMEOUT_S, f"{self.name}: producer to start")
+        await within(self._consumer.start(), START_TIMEOUT_S, f"{self.name}: consumer to start")
+        await within(self._assigned(), START_TIMEOUT_S, f"{self.name}: partitions of {self.topic}")
+
+    async def _assigned(self) -> None:
+        while not self._consumer.assignment():
+            await self._consumer.fetch(1, 0.2)  # drives the group join; reads nothing yet
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+        await self._consumer.stop()
+
+    async def _read(self, count: int) -> None:
         seen = 0
         while seen < count:
-            for record in await consumer.fetch(1000, 1.0):
-                if check is not None:
-                    check(record)
+            for record in await self._consumer.fetch(1000, 1.0):
+                if self._check is not None:
+                    self._check(record)
                 seen += 1
-    finally:
-        await consumer.stop()
 
-
-async def raw_aiokafka_rate(
-    settings: KafkaSettings, topic: str, payload: bytes, count: int
-) -> float:
-    """Records per second, produce to consume, of unsigned payloads."""
-    transport = KafkaTransport(settings)
-    producer = transport.producer()
-    await producer.start()
-    reader = asyncio.create_task(_consume(transport, topic, count, None))
-    began = time.perf_counter()
-    try:
+    async def _write(self, count: int) -> None:
         for start in range(0, count, _CHUNK):
-            batch = [
-                OutboundRecord(topic, payload, str(i).encode())
-                for i in range(start, min(count, start + _CHUNK))
-            ]
-            await producer.send_many(batch)
-    finally:
-        await producer.stop()
-    await reader
-    return count / (time.perf_counter() - began)
+            batch = [self._build(self._sent + i) for i in range(min(_CHUNK, count - start))]
+            self._sent += len(batch)
+            await self._producer.send_many(batch)
+
+    async def round(self, count: int, timeout_s: float) -> RoundResult:
+        """Produce `count` records and read them back, timed from first send to last read."""
+        cpu = time.process_time()
+        began = time.perf_counter()
+        reader = asyncio.create_task(self._read(count))
+        try:
+            await within(self._write(count), timeout_s, f"{self.name}: {count} records produced")
+            await within(
+                asyncio.shield(reader), timeout_s, f"{self.name}: {count} records consumed"
+            )
+        finally:
+            reader.cancel()
+        return RoundResult(self.name, count, time.perf_counter() - began, time.process_time() - cpu)
 
 
-async def transport_path_rate(
-    parts: NodeParts, settings: KafkaSettings, topic: str, payload: bytes, count: int
-) -> float:
-    """Records per second with envelope, signature and verification around the same payloads."""
-    transport = KafkaTransport(settings)
+def raw_side(settings: KafkaSettings, topic: str, payload: bytes) -> Side:
+    """Unsigned payloads, nothing checked: the floor."""
+    return Side(
+        "raw_aiokafka",
+        settings,
+        topic,
+        lambda i: OutboundRecord(topic, payload, str(i).encode()),
+        None,
+    )
+
+
+def transport_side(parts: NodeParts, settings: KafkaSettings, topic: str, payload: bytes) -> Side:
+    """Envelope, signature and verification (with replay check) around the same payloads."""
     recipient = parts.config.partners[0].node_id
     keys = KeyStore(parts.keys.trust_list)
     keys.add(parts.identity.certificate)
@@ -84,29 +135,38 @@ async def transport_path_rate(
     )
     schema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
 
+    def build(i: int) -> OutboundRecord:
+        signed = declaration_record(
+            parts.identity,
+            value=payload,
+            message_id=str(uuid.uuid4()),
+            reference=f"BENCH{i:08d}",
+            recipient=recipient,
+            time=parts.clock.now(),
+            dataschema=schema,
+        )
+        return OutboundRecord(topic, signed.value, signed.key, signed.headers)
+
     def verify(record: InboundRecord) -> None:
         verifier.mark_accepted(verifier.verify(record.headers, record.value))
 
-    producer = transport.producer()
-    await producer.start()
-    reader = asyncio.create_task(_consume(transport, topic, count, verify))
-    began = time.perf_counter()
-    try:
-        for start in range(0, count, _CHUNK):
-            batch = []
-            for i in range(start, min(count, start + _CHUNK)):
-                signed = declaration_record(
-                    parts.identity,
-                    value=payload,
-                    message_id=str(uuid.uuid4()),
-                    reference=f"BENCH{i:08d}",
-                    recipient=recipient,
-                    time=parts.clock.now(),
-                    dataschema=schema,
-                )
-                batch.append(OutboundRecord(topic, signed.value, signed.key, signed.headers))
-            await producer.send_many(batch)
-    finally:
-        await producer.stop()
-    await reader
-    return count / (time.perf_counter() - began)
+    return Side("transport", settings, topic, build, verify)
+
+
+async def alternating_rounds(
+    sides: list[Side], *, rounds: int, count: int, min_round_s: float, timeout_s: float
+) -> list[RoundResult]:
+    """One untimed warm-up round per side, then `rounds` alternating rounds per side.
+
+    A round is at least `count` records and long enough to last `min_round_s` at the rate its side
+    reached in the warm-up, so a fast side is not measured over a few hundred milliseconds.
+    """
+    by_name = {side.name: side for side in sides}
+    sized: dict[str, int] = {}
+    for side in sides:
+        warm = await side.round(max(1, count // 5), timeout_s)
+        sized[side.name] = max(count, int(warm.rate * min_round_s))
+    results = []
+    for name in alternating([side.name for side in sides], rounds):
+        results.append(await by_name[name].round(sized[name], timeout_s))
+    return results
