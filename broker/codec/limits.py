@@ -80,7 +80,11 @@ class _Walk:
             branches = [self.compile(branch) for branch in schema]
 
             def union(body: bytes, pos: int) -> int:
-                index, pos = _long(body, pos)
+                byte = body[pos]  # hot path: an index below 64 is one byte
+                if byte < 0x80:
+                    index, pos = (byte >> 1) ^ -(byte & 1), pos + 1
+                else:
+                    index, pos = _long(body, pos)
                 if not 0 <= index < len(branches):
                     raise CodecError(f"invalid Avro body: union index {index}")
                 return branches[index](body, pos)
@@ -108,14 +112,22 @@ class _Walk:
 
     def _string(self) -> _Skip:
         cap = self.limits.bytes_per_value
+        one_byte = 2 * min(cap, 63)  # the largest one-byte zig-zag length within the cap
 
         def string(body: bytes, pos: int) -> int:
-            size, pos = _long(body, pos)
-            if size < 0:
-                raise CodecError(f"invalid Avro body: a negative length ({size})")
-            if size > cap:
-                raise _Refused(f"a {size}-byte value, at most {cap} allowed", TOO_LARGE)
-            return _ahead(body, pos + size)
+            byte = body[pos]  # hot path: a short length is one byte, even (not negative)
+            if byte <= one_byte and not byte & 1:
+                end = pos + 1 + (byte >> 1)
+            else:
+                size, pos = _long(body, pos)
+                if size < 0:
+                    raise CodecError(f"invalid Avro body: a negative length ({size})")
+                if size > cap:
+                    raise _Refused(f"a {size}-byte value, at most {cap} allowed", TOO_LARGE)
+                end = pos + size
+            if end > len(body):
+                raise CodecError("invalid Avro body: truncated")
+            return end
 
         return string
 
@@ -184,6 +196,8 @@ def _long(body: bytes, pos: int) -> tuple[int, int]:
 
 
 def _varint(body: bytes, pos: int) -> int:
+    if body[pos] < 0x80:  # hot path: one byte
+        return pos + 1
     return _long(body, pos)[1]
 
 

@@ -191,3 +191,28 @@ def test_many_collections_under_the_per_collection_cap_still_meet_the_total_cap(
         LimitChecker(schema, limits).check(body)
     assert [(p.field, p.code) for p in caught.value.problems] == [("a2", "too_many_items")]
     LimitChecker(schema, limits).check((varint(8) + varint(0)) * 3)  # 24: within both caps
+
+
+@pytest.mark.parametrize("cap", [0, 1, 10, 62, 63, 64, 200])
+@pytest.mark.parametrize("size", [0, 1, 10, 11, 62, 63, 64, 65, 200, 201])
+def test_value_caps_hold_on_both_sides_of_the_one_byte_length(cap: int, size: int) -> None:
+    # Lengths up to 63 take one varint byte and a faster path: it must refuse exactly as the
+    # general one does, for every cap, and find a value cut short.
+    schema = {"type": "record", "name": "r", "fields": [
+        {"name": "s", "type": ["null", "string"]}, {"name": "n", "type": "long"},
+    ]}  # fmt: skip
+    checker = LimitChecker(schema, Limits(bytes_per_value=cap))
+    body = varint(1) + varint(size) + b"x" * size + varint(-70)
+    if size > cap:
+        with pytest.raises(CodecError) as caught:
+            checker.check(body)
+        assert [(p.field, p.code) for p in caught.value.problems] == [("s", "value_too_large")]
+    else:
+        checker.check(body)
+        if size:
+            with pytest.raises(CodecError, match="truncated"):
+                checker.check(varint(1) + varint(size) + b"x" * (size - 1))
+    with pytest.raises(CodecError, match="negative length"):
+        checker.check(varint(1) + varint(-size - 1))
+    with pytest.raises(CodecError, match="union index 2"):
+        checker.check(varint(2) + varint(0))
