@@ -85,6 +85,7 @@ class CorridorDemo:
         self.console = console
         self.clock = clock or SystemClock()
         self.books = Books()
+        self.national: Counter[str] = Counter()  # national documents sent, by format
         self.nodes: dict[str, CorridorNode] = {}
         self._servers: list[MetricsServer] = []
         self._transport: Transport = KafkaTransport(options.kafka)  # the attacker, the reader
@@ -188,6 +189,11 @@ class CorridorDemo:
         for index, plan in enumerate(meeting):
             planned.insert(min(len(planned), index * (step + 1)), plan)
         count = len(planned)
+        national = sum(1 for plan in planned if plan.document is not None)
+        self.console.print(
+            f"{count} declarations, {national} of them national documents in real shape "
+            "(the rest rendered from the canonical model)"
+        )
         began = time.monotonic()
         with Progress(console=self.console, transient=True) as progress:
             task = progress.add_task(f"sending {count} declarations", total=count)
@@ -199,16 +205,22 @@ class CorridorDemo:
                     await asyncio.sleep(ahead)
 
     async def _submit(self, plan: Planned) -> None:
-        """File the declaration as the national system would: in the node's own format, or in
-        canonical JSON where that format cannot say it (China's XML has no amendments)."""
+        """File the declaration as the national system would: its own national document where
+        the plan has one, else rendered in the node's own format, or in canonical JSON where
+        that format cannot say it (China's XML has no amendments)."""
         node = self.nodes[plan.sender]
         parts = node.parts
         fmt = parts.config.format
-        try:
-            document = parts.formats.get(fmt).render(plan.declaration).data
-        except FormatError:
-            fmt = "canonical-json"
-            document = parts.formats.get(fmt).render(plan.declaration).data
+        if plan.document is not None:  # written by the national system itself, in real shape
+            document, fmt = plan.document.data, plan.document.fmt
+            self.national[fmt] += 1
+        else:
+            assert plan.declaration is not None
+            try:
+                document = parts.formats.get(fmt).render(plan.declaration).data
+            except FormatError:
+                fmt = "canonical-json"
+                document = parts.formats.get(fmt).render(plan.declaration).data
         declaration = with_known_itinerary(  # what the node will see and route
             parts.formats.get(fmt).parse(document),
             parts.config.country,
@@ -364,6 +376,9 @@ class CorridorDemo:
                 str(counts["rejected"]), str(counts["dead-lettered"]), p50, p99,
             )  # fmt: skip
         self.console.print(table)
+        if self.national:
+            sent = ", ".join(f"{n} {fmt}" for fmt, n in sorted(self.national.items()))
+            self.console.print(f"national documents in real shape: {sent}")
         caught = {message_id: code for _, _, message_id, code in letters}
         twice = {message_id for message_id, _ in self.books.delivered_again}
         for message_id, code in attacks.items():

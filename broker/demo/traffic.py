@@ -12,17 +12,26 @@ Qinzhou sea freight to Singapore and Malaysia, Urumqi and Xi'an rail to Kazakhst
 to Vietnam, Myanmar road to Kunming (issued at Yangon's +06:30), Cambodian and Bruneian sea
 freight to Qinzhou, and ASEAN Single Window exchanges between ASEAN members. Each flow's issue
 time is the sender's local time, its offset from the IANA zone (zoneinfo), never a constant.
+
+Part of it goes in as the national documents the nodes' own systems write, in real shape
+(`broker.demo.national`): every other Chongqing railway transit and every other round of the
+Chinese districts' flows as pre-acceptance single-window XML, every other round of Vietnam's
+flow as CUSDEC with CST-opened items, every other Thai durian export as a WCO Data Model
+declaration. The rest is rendered from the canonical model, as before.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from broker.codes.countries import alpha3
+from broker.demo import national
+from broker.demo.national import NationalDocument
 from broker.model import (
     Declaration,
     DeclarationKind,
@@ -39,9 +48,13 @@ _NAMESPACE = uuid.UUID("5b0f8e3c-4c1e-4d5e-9f3a-7a1d2c3b4e5f")
 
 @dataclass(frozen=True)
 class Planned:
+    """One declaration to file: a canonical model (rendered in the node's format when sent),
+    or a national document as the node's own national system writes it."""
+
     sender: str  # node id
-    declaration: Declaration
+    declaration: Declaration | None
     scenario: str
+    document: NationalDocument | None = None
 
 
 def _vietnamese_importer() -> Party:
@@ -262,12 +275,47 @@ def flow_declaration(flow: Flow, reference: str, issued: datetime, lines: int) -
     )  # fmt: skip
 
 
+def national_flow_document(
+    flow: Flow, reference: str, issued: datetime, number: int, lines: int
+) -> NationalDocument | None:
+    """The flow's declaration as its sender's national system writes it, where the demo has
+    that system's real shape (China's single window, Vietnam's CUSDEC); else None."""
+    if flow.sender in national.CHINA_SENDERS and flow.entry_place:
+        sender = replace(national.CHINA_SENDERS[flow.sender], trader=flow.exporter)
+        return national.cn_export(
+            sender, reference, issued, number, lines,
+            destination=flow.entry_place, trade_country=alpha3(flow.itinerary[-1]),
+            consignee=flow.importer, mode=flow.mode.name, means=flow.means,
+        )  # fmt: skip
+    if flow.sender == "VN-HAN":
+        parties = replace(
+            national.LANG_SON_TO_PHNOM_PENH,
+            importer=flow.importer, importer_country=flow.itinerary[-1],
+        )  # fmt: skip
+        return national.cusdec_export(
+            parties, reference, issued, number, lines, office="VN01PK",
+            loading=flow.exit_place or "VNHAN", discharge=flow.entry_place, means=flow.means,
+            currency=flow.currency,
+        )  # fmt: skip
+    return None
+
+
 def meeting_traffic(run: str, rounds: int, now: datetime, lines: int = 3) -> Iterator[Planned]:
-    """`rounds` declarations of every flow in `MEETING_FLOWS`."""
+    """`rounds` declarations of every flow in `MEETING_FLOWS`; in every other round (the first
+    included) the senders with a national shape file theirs as national documents."""
     for number in range(rounds):
         for index, flow in enumerate(MEETING_FLOWS):
             reference = f"{flow.prefix}{run}{number:03d}{index:02d}"
-            yield Planned(flow.sender, flow_declaration(flow, reference, now, lines), flow.scenario)
+            document = (
+                national_flow_document(flow, reference, now, number, lines)
+                if number % 2 == 0
+                else None
+            )
+            if document is not None:
+                yield Planned(flow.sender, None, f"{flow.scenario} ({document.fmt})", document)
+            else:
+                declaration = flow_declaration(flow, reference, now, lines)
+                yield Planned(flow.sender, declaration, flow.scenario)
 
 
 def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Iterator[Planned]:
@@ -280,14 +328,24 @@ def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Ite
         issued = now
         if number % 25 == 24 and recent:
             base = recent[-3] if len(recent) >= 3 else recent[-1]
+            assert base.declaration is not None
             planned = Planned(base.sender, cancelled(base.declaration, issued), "cancellation")
         elif number % 10 == 9 and recent:
             base = recent[-1]
+            assert base.declaration is not None
             planned = Planned(base.sender, amended(base.declaration, issued), "amendment")
         else:
             reference = f"{run}{number:05d}"
             scenario = number % 4
-            if scenario in (0, 1):
+            if scenario == 1:  # as Chongqing's single-window client files it
+                document = national.cn_export(
+                    national.CHONGQING, f"CQ{reference}", issued, number, lines,
+                    destination="THBKK", trade_country="THA",
+                    consignee="บริษัท สยาม อิเล็กทรอนิกส์ นำเข้า จำกัด", mode="RAIL",
+                    means="X8205",
+                )  # fmt: skip
+                planned = Planned("CN-CQ", None, "rail transit CN-LA-TH (cn-swxml)", document)
+            elif scenario == 0:
                 planned = Planned(
                     "CN-CQ", rail_transit(f"CQ{reference}", issued, lines), "rail transit CN-LA-TH"
                 )
@@ -295,10 +353,17 @@ def corridor_traffic(run: str, count: int, now: datetime, lines: int = 5) -> Ite
                 planned = Planned(
                     "CN-CQ", road_to_hanoi(f"CQ{reference}", issued, lines), "road CN-VN"
                 )
+            elif number % 8 == 3:  # as the Thai customs system writes it
+                document = national.wco_export(
+                    national.DURIAN_TO_KUNMING, f"BK{reference}", issued, number, lines,
+                    office="TH010", exit_office="TH010", loading="THBKK", discharge="CNKMG",
+                    mode="RAIL", means="TH-FRT-3012",
+                )  # fmt: skip
+                planned = Planned("TH-BKK", None, "rail TH-LA-CN (acdd-xml WCO)", document)
             else:
                 planned = Planned(
                     "TH-BKK", durian_to_kunming(f"BK{reference}", issued, lines), "rail TH-LA-CN"
                 )
-            if planned.sender == "CN-CQ":
+            if planned.sender == "CN-CQ" and planned.declaration is not None:
                 recent.append(planned)
         yield planned
