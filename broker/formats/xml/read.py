@@ -189,34 +189,42 @@ def _expat_reason(exc: ParseError) -> str:
 
 
 def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[str]) -> XmlNode:
-    namespace = element.tag[1:].split("}", 1)[0] if element.tag.startswith("{") else ""
-    if namespace and namespace not in namespaces:
-        log.warn(
-            f"element is in unexpected namespace {namespace!r}; read by its local name",
-            location=path,
-            code="unknown_namespace",
-        )
-    children = list(element)
-    tags = [_local(child.tag) for child in children]
-    # Plain dicts, not Counter: this runs for every element of every document (hot path).
-    totals: dict[str, int] = {}
-    for tag in tags:
-        totals[tag] = totals.get(tag, 0) + 1
-    seen: dict[str, int] = {}
-    nodes = []
-    for child, tag in zip(children, tags, strict=True):
-        seen[tag] = seen.get(tag, 0) + 1
-        child_path = f"{path}/{tag}[{seen[tag]}]" if totals[tag] > 1 else f"{path}/{tag}"
-        nodes.append(_node(child, child_path, log, namespaces))
-        if child.tail and child.tail.strip():
+    tag = element.tag
+    if tag[0] == "{":
+        namespace, _, tag = tag[1:].partition("}")
+        if namespace not in namespaces:
             log.warn(
-                "text between elements is ignored",
-                location=child_path,
-                value=child.tail.strip(),
-                code="unexpected_text",
+                f"element is in unexpected namespace {namespace!r}; read by its local name",
+                location=path,
+                code="unknown_namespace",
             )
+    nodes: tuple[XmlNode, ...] = ()
+    if len(element):
+        children = list(element)
+        tags = [_local(child.tag) for child in children]
+        # Plain dicts, not Counter: this runs for every element of every document (hot path).
+        totals: dict[str, int] = {}
+        for child_tag in tags:
+            totals[child_tag] = totals.get(child_tag, 0) + 1
+        seen: dict[str, int] = {}
+        built = []
+        for child, child_tag in zip(children, tags, strict=True):
+            if totals[child_tag] > 1:
+                seen[child_tag] = index = seen.get(child_tag, 0) + 1
+                child_path = f"{path}/{child_tag}[{index}]"
+            else:
+                child_path = f"{path}/{child_tag}"
+            built.append(_node(child, child_path, log, namespaces))
+            if child.tail and not child.tail.isspace():
+                log.warn(
+                    "text between elements is ignored",
+                    location=child_path,
+                    value=child.tail.strip(),
+                    code="unexpected_text",
+                )
+        nodes = tuple(built)
     text = element.text or ""
-    if nodes and text.strip():
+    if nodes and text and not text.isspace():
         log.warn(
             "text beside child elements is ignored",
             location=path,
@@ -226,7 +234,7 @@ def _node(element: Element, path: str, log: ProblemLog, namespaces: frozenset[st
     attributes = element.attrib
     if attributes:
         attributes = {_local(n): v for n, v in attributes.items() if not n.startswith("{" + XSI)}
-    return XmlNode(_local(element.tag), path, text, attributes, tuple(nodes))
+    return XmlNode(tag, path, text, attributes, nodes)
 
 
 def _local(tag: str) -> str:
