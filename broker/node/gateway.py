@@ -112,25 +112,36 @@ class GatewayFolders:
         """`.handled/`: what this node answered, shared by every process of the node."""
         return self.root / ".handled"
 
-    def deliver(
-        self, sender: str, reference: str, message_id: str, extension: str, data: bytes
-    ) -> Path:
-        """Write a received document into inbox/ atomically (the caller records it once)."""
-        name = f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
-        target = self.inbox / name
-        write_atomically(target, data)
-        return target
+    def delivery_path(self, sender: str, reference: str, message_id: str, extension: str) -> Path:
+        """Where a received document goes: `inbox/<sender>.<reference>.<id>.<ext>`."""
+        return self.inbox / f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
 
     # -- the node's shared record of what it handled (see docs/signing.md, 10.8)
     def record_handled(
-        self, sender: str, message_id: str, body: dict[str, object], reference: str | None
+        self,
+        sender: str,
+        message_id: str,
+        body: dict[str, object],
+        reference: str | None,
+        delivery: tuple[Path, bytes] | None = None,
     ) -> None:
         """Remember an answered message (and the reference its original owns) on this disk,
-        right after the delivery: every process of the node, on any partition, finds it."""
+        where every process of the node, on any partition, finds it.
+
+        With `delivery` (target, document), the document is delivered in the same step: every
+        file is written and fsynced under a temporary name first, then the renames follow one
+        another, so a crash cannot fall between the delivery and its record (only between two
+        renames, microseconds apart, instead of a write and an fsync).
+        """
         self.handled_folder.mkdir(mode=0o700, exist_ok=True)
-        write_atomically(self._handled(sender, message_id), json.dumps(body).encode("ascii"))
+        staged = []
+        if delivery is not None:
+            staged.append(_staged(*delivery))
+        staged.append(_staged(self._handled(sender, message_id), json.dumps(body).encode()))
         if reference is not None:
-            write_atomically(self._reference(sender, reference), message_id.encode("ascii"))
+            staged.append(_staged(self._reference(sender, reference), message_id.encode()))
+        for temporary, target in staged:
+            temporary.replace(target)
 
     def handled(self, sender: str, message_id: str) -> dict[str, Any] | None:
         try:
@@ -194,6 +205,12 @@ def _move(path: Path, folder: Path) -> Path:
 
 def write_atomically(target: Path, data: bytes) -> None:
     """Owner-only, fsynced, renamed into place; a stale temporary of a crash is replaced."""
+    temporary, _ = _staged(target, data)
+    temporary.replace(target)
+
+
+def _staged(target: Path, data: bytes) -> tuple[Path, Path]:
+    """`data` written owner-only and fsynced under a temporary name beside `target`."""
     temporary = target.with_name(f".{target.name}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
     with os.fdopen(os.open(temporary, flags, 0o600), "wb") as handle:
@@ -201,4 +218,4 @@ def write_atomically(target: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-    temporary.replace(target)
+    return temporary, target

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -390,19 +391,18 @@ class Receiver:
             message.sender, envelope.id, reference, declaration, rendered.data, fmt,
             envelope.time, now,
         )  # fmt: skip
-        if self._deliver is not None:
-            await self._deliver(delivered)
-        if parts.gateway is not None:
-            extension = parts.formats.get(fmt).file_extension
-            await asyncio.to_thread(
-                parts.gateway.deliver,
-                message.sender, reference, envelope.id, extension, rendered.data,
-            )  # fmt: skip
         # NCTS code 13 "missing condition": accepted with errors, like CUSRES can say.
         problems = (*rendered.warnings, *foreign)
         warnings = _receipt_errors(problems, "13", sealed=sealed)
         receipt = self._receipt(message.sender, envelope.id, record.value, warnings, True)
-        self._record(record, message, "delivered", receipt, reference, declaration)
+        if self._deliver is not None:
+            await self._deliver(delivered)
+        delivery = None
+        if parts.gateway is not None:
+            extension = parts.formats.get(fmt).file_extension
+            target = parts.gateway.delivery_path(message.sender, reference, envelope.id, extension)
+            delivery = (target, rendered.data)
+        self._record(record, message, "delivered", receipt, reference, declaration, delivery)
         return Handled(
             Outcome.DELIVERED,
             record,
@@ -470,14 +470,19 @@ class Receiver:
         receipt: OutboundRecord | None,
         reference: str | None,
         declaration: Declaration | None,
+        delivery: tuple[Path, bytes] | None = None,
     ) -> None:
         original = declaration is not None and declaration.function is MessageFunction.ORIGINAL
         owned = reference if original else None
         digest = value_digest(record.value)
         gateway = self._parts.gateway
-        if gateway is not None and receipt is not None:  # first, next to the delivered file
+        if gateway is not None and receipt is not None:  # with the delivery, in one step
             gateway.record_handled(
-                message.sender, message.envelope.id, _shared(digest, outcome, receipt), owned
+                message.sender,
+                message.envelope.id,
+                _shared(digest, outcome, receipt),
+                owned,
+                delivery,
             )
         self._parts.ledger.record_handled(
             message.sender,
