@@ -337,13 +337,28 @@ def cusdec_export(
 
 
 # ---------------------------------------------------------------------------- WCO Data Model
-TH_TIME = ZoneInfo("Asia/Bangkok")
-
 THAI_FRUIT: tuple[Goods, ...] = (
     Goods("08106000", "ทุเรียนสด (หมอนทอง) Fresh durian", "KGM", 8000, Decimal("142.50")),
     Goods("08109010", "มังคุดสด Fresh mangosteen", "KGM", 3000, Decimal("88.25")),
     Goods("08104000", "ลำไยสด Fresh longan", "KGM", 5000, Decimal("46.80")),
 )
+
+# What the other ACDD administrations' flows carry (8-digit AHTN lines), by exporting country.
+ASEAN_GOODS: dict[str, tuple[Goods, ...]] = {
+    "LA": (Goods("09011190", "ກາເຟອາຣາບິກາ Arabica coffee beans", "KGM", 6000, Decimal("52000")),
+           Goods("44072990", "ໄມ້ແປຮູບ Sawn timber", "KGM", 9000, Decimal("11500"))),
+    "MY": (Goods("40151900", "Sarung tangan getah (rubber gloves)", "KGM", 4000, Decimal("9.85")),
+           Goods("15119037", "Minyak sawit bertapis (refined palm oil)", "KGM", 20000,
+                 Decimal("4.12"))),
+    "MM": (Goods("07133100", "ပဲတီစိမ်း Green gram (mung beans)", "KGM", 10000, Decimal("1.05")),
+           Goods("10063030", "ဆန် Rice, milled", "KGM", 15000, Decimal("0.62"))),
+    "KH": (Goods("10063040", "អង្ករក្រអូប Fragrant jasmine rice", "KGM", 18000,
+                 Decimal("0.88")),
+           Goods("08013200", "គ្រាប់ស្វាយចន្ទី Cashew kernels", "KGM", 2000, Decimal("6.40"))),
+    "BN": (Goods("03038900", "Ikan beku (frozen fish)", "KGM", 7000, Decimal("3.75")),),
+    "SG": (Goods("27101943", "Lubricating oil base stock", "KGM", 12000, Decimal("1.95")),
+           Goods("38249999", "Chemical preparations, n.e.s.", "KGM", 3000, Decimal("7.30"))),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -358,6 +373,9 @@ class WcoParties:
     consignee_city: str
     consignee_country: str
     declarant_id: str
+    country: str = "TH"  # the declaring administration's country
+    zone: str = "Asia/Bangkok"
+    agency: str = "Thai Customs"
 
 
 DURIAN_TO_KUNMING = WcoParties(
@@ -369,6 +387,12 @@ DURIAN_TO_KUNMING = WcoParties(
 WCO_MODES = {"MARITIME": "1", "RAIL": "2", "ROAD": "3"}
 
 
+def _format_304(moment: datetime) -> str:
+    """WCO DateTimeString formatCode 304: CCYYMMDDHHMMSS then +hh, or +hhmm off the hour."""
+    zone = moment.strftime("%z")
+    return moment.strftime("%Y%m%d%H%M%S") + (zone[:3] if zone.endswith("00") else zone)
+
+
 def wco_export(
     parties: WcoParties,
     reference: str,
@@ -378,16 +402,18 @@ def wco_export(
     *,
     office: str,
     exit_office: str,
-    loading: str,
-    discharge: str,
+    loading: str | None,
+    discharge: str | None,
     mode: str,
     means: str,
     currency: str = "THB",
     goods: Sequence[Goods] = THAI_FRUIT,
+    terms_place: str = "Bangkok",
 ) -> NationalDocument:
     """A WCO DM 3.6 export `Declaration` (TypeCode EXA) in a `MetaData` envelope."""
-    local = issued.astimezone(TH_TIME)
-    stamp = local.strftime("%Y%m%d%H%M%S") + local.strftime("%z")[:3]  # formatCode 304: +07
+    local = issued.astimezone(ZoneInfo(parties.zone))
+    stamp = _format_304(local)
+    country = parties.country
     written = goods_lines(goods, number, lines)
     packages = 20 + number % 30
     items = []
@@ -415,7 +441,7 @@ def wco_export(
             "          <PreviousCode>00</PreviousCode>",
             "        </GovernmentProcedure>",
             "        <Origin>",
-            "          <CountryCode>TH</CountryCode>",
+            f"          <CountryCode>{country}</CountryCode>",
             "        </Origin>",
             "      </GovernmentAgencyGoodsItem>",
         ]
@@ -424,8 +450,8 @@ def wco_export(
         '<MetaData xmlns="urn:wco:datamodel:WCO:DocumentMetaData-DMS:2">',
         "  <WCODataModelVersionCode>3.6</WCODataModelVersionCode>",
         "  <WCOTypeName>DEC</WCOTypeName>",
-        "  <ResponsibleCountryCode>TH</ResponsibleCountryCode>",
-        "  <ResponsibleAgencyName>Thai Customs</ResponsibleAgencyName>",
+        f"  <ResponsibleCountryCode>{country}</ResponsibleCountryCode>",
+        f"  <ResponsibleAgencyName>{escape(parties.agency)}</ResponsibleAgencyName>",
         '  <Declaration xmlns="urn:wco:datamodel:WCO:DEC-DMS:2" '
         'xmlns:ds="urn:wco:datamodel:WCO:Declaration_DS:DMS:2">',
         "    <FunctionCode>9</FunctionCode>",
@@ -447,10 +473,10 @@ def wco_export(
         "    </ExitOffice>",
         "    <Exporter>",
         f"      <Name>{escape(parties.exporter)}</Name>",
-        f'      <ID schemeID="TH-TIN">{parties.exporter_id}</ID>',
+        f'      <ID schemeID="{country}-TIN">{parties.exporter_id}</ID>',
         "      <Address>",
         f"        <CityName>{escape(parties.exporter_city)}</CityName>",
-        "        <CountryCode>TH</CountryCode>",
+        f"        <CountryCode>{country}</CountryCode>",
         f"        <Line>{escape(parties.exporter_street)}</Line>",
         f"        <PostcodeID>{parties.exporter_postcode}</PostcodeID>",
         "      </Address>",
@@ -458,7 +484,7 @@ def wco_export(
         "    <BorderTransportMeans>",
         f"      <ID>{escape(means)}</ID>",
         f"      <ModeCode>{WCO_MODES[mode]}</ModeCode>",
-        "      <RegistrationNationalityCode>TH</RegistrationNationalityCode>",
+        f"      <RegistrationNationalityCode>{country}</RegistrationNationalityCode>",
         "    </BorderTransportMeans>",
         "    <GoodsShipment>",
         "      <Consignee>",
@@ -469,17 +495,10 @@ def wco_export(
         f"          <Line>{escape(parties.consignee_street)}</Line>",
         "        </Address>",
         "      </Consignee>",
-        "      <Consignment>",
-        "        <LoadingLocation>",
-        f"          <ID>{loading}</ID>",
-        "        </LoadingLocation>",
-        "        <UnloadingLocation>",
-        f"          <ID>{discharge}</ID>",
-        "        </UnloadingLocation>",
-        "      </Consignment>",
+        *_consignment(loading, discharge),
         "      <TradeTerms>",
         "        <ConditionCode>FCA</ConditionCode>",
-        "        <LocationName>Bangkok</LocationName>",
+        f"        <LocationName>{escape(terms_place)}</LocationName>",
         "      </TradeTerms>",
         *items,
         "    </GoodsShipment>",
@@ -488,3 +507,12 @@ def wco_export(
         "",
     ]
     return NationalDocument(ACDD_XML, "\n".join(text).encode("utf-8"), reference, written)
+
+
+def _consignment(loading: str | None, discharge: str | None) -> list[str]:
+    places = [
+        f"        <{tag}>\n          <ID>{code}</ID>\n        </{tag}>"
+        for tag, code in (("LoadingLocation", loading), ("UnloadingLocation", discharge))
+        if code
+    ]
+    return ["      <Consignment>", *places, "      </Consignment>"] if places else []

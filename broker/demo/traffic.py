@@ -16,8 +16,9 @@ time is the sender's local time, its offset from the IANA zone (zoneinfo), never
 Part of it goes in as the national documents the nodes' own systems write, in real shape
 (`broker.demo.national`): every other Chongqing railway transit and every other round of the
 Chinese districts' flows as pre-acceptance single-window XML, every other round of Vietnam's
-flow as CUSDEC with CST-opened items, every other Thai durian export as a WCO Data Model
-declaration. The rest is rendered from the canonical model, as before.
+flow as CUSDEC with CST-opened items, every other Thai durian export and every other round of
+the other ACDD administrations' flows as WCO Data Model declarations. The rest is rendered
+from the canonical model, as before.
 """
 
 from __future__ import annotations
@@ -279,7 +280,8 @@ def national_flow_document(
     flow: Flow, reference: str, issued: datetime, number: int, lines: int
 ) -> NationalDocument | None:
     """The flow's declaration as its sender's national system writes it, where the demo has
-    that system's real shape (China's single window, Vietnam's CUSDEC); else None."""
+    that system's real shape (China's single window, Vietnam's CUSDEC, a WCO Data Model
+    declaration for the ACDD administrations); else None (Kazakhstan's canonical JSON)."""
     if flow.sender in national.CHINA_SENDERS and flow.entry_place:
         sender = replace(national.CHINA_SENDERS[flow.sender], trader=flow.exporter)
         return national.cn_export(
@@ -297,7 +299,35 @@ def national_flow_document(
             loading=flow.exit_place or "VNHAN", discharge=flow.entry_place, means=flow.means,
             currency=flow.currency,
         )  # fmt: skip
+    if flow.sender in ACDD_SENDERS:
+        agency, office, city = ACDD_SENDERS[flow.sender]
+        origin, destination = flow.itinerary[0], flow.itinerary[-1]
+        exporter = _trader(flow.exporter, origin, reference, "E")
+        importer = _trader(flow.importer, destination, reference, "I")
+        wco_parties = national.WcoParties(
+            flow.exporter, exporter.identifier or "", exporter.street or "", city, "",
+            flow.importer, importer.street or "", "", destination,
+            _trader(flow.exporter, origin, reference, "D").identifier or "",
+            country=origin, zone=flow.zone, agency=agency,
+        )  # fmt: skip
+        return national.wco_export(
+            wco_parties, reference, issued, number, lines, office=office, exit_office=office,
+            loading=flow.exit_place, discharge=flow.entry_place, mode=flow.mode.name,
+            means=flow.means, currency=flow.currency, goods=national.ASEAN_GOODS[origin],
+            terms_place=city,
+        )  # fmt: skip
     return None
+
+
+# The ACDD administrations of the meeting flows: agency, declaring office (illustrative), city.
+ACDD_SENDERS: dict[str, tuple[str, str, str]] = {
+    "BN-BWN": ("Royal Customs and Excise Department", "BN0101", "Muara"),
+    "KH-PNH": ("General Department of Customs and Excise", "KH0201", "ក្រុងព្រះសីហនុ"),
+    "LA-VTE": ("Lao Customs Department", "LA0101", "ນະຄອນຫຼວງວຽງຈັນ"),
+    "MY-KUL": ("Royal Malaysian Customs Department", "MY0101", "Kuala Lumpur"),
+    "MM-RGN": ("Myanmar Customs Department", "MM0101", "ရန်ကုန်"),
+    "SG-SIN": ("Singapore Customs", "SG0101", "Singapore"),
+}
 
 
 def meeting_traffic(run: str, rounds: int, now: datetime, lines: int = 3) -> Iterator[Planned]:

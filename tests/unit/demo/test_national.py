@@ -166,7 +166,9 @@ def test_the_demo_traffic_sends_national_documents_its_partners_can_take() -> No
     senders = {plan.sender: plan.document.fmt for plan in documents if plan.document}
     assert senders == {
         "CN-CQ": "cn-swxml", "CN-ZJ": "cn-swxml", "CN-NN": "cn-swxml", "CN-URC": "cn-swxml",
-        "CN-XA": "cn-swxml", "VN-HAN": "cusdec", "TH-BKK": "acdd-xml",
+        "CN-XA": "cn-swxml", "VN-HAN": "cusdec", "TH-BKK": "acdd-xml", "BN-BWN": "acdd-xml",
+        "KH-PNH": "acdd-xml", "LA-VTE": "acdd-xml", "MY-KUL": "acdd-xml", "MM-RGN": "acdd-xml",
+        "SG-SIN": "acdd-xml",
     }  # fmt: skip
     # Only part of it: every such node also sends declarations rendered from the model.
     assert {p.sender for p in planned if p.declaration is not None} >= set(senders)
@@ -183,6 +185,40 @@ def test_the_demo_traffic_sends_national_documents_its_partners_can_take() -> No
         for partner in recipients.recipients:
             fmt = formats[partner.node_id]
             REGISTRY.get(fmt).render(declaration, require_mandatory=False)
+        # Read with only the warnings of its real shape, never an unknown element.
+        reading = REGISTRY.get(plan.document.fmt).read(plan.document.data)
+        assert {w.code for w in reading.warnings} <= EXPECTED_WARNINGS[plan.document.fmt]
+
+
+EXPECTED_WARNINGS = {
+    "cn-swxml": {"reference_fallback", "time_fallback", "not_a_locode"},
+    "cusdec": {"kept_segment"},
+    "acdd-xml": {"kept_element", "guessed", "mandatory_missing"},
+}
+
+
+def test_a_wco_declaration_from_yangon_keeps_its_half_hour_offset() -> None:
+    parties = national.WcoParties(
+        "မြန်မာ ပို့ကုန် ကုမ္ပဏီ လီမိတက်", "MM12345", "Trade Park 7", "ရန်ကုန်", "",
+        "云南瑞丽边境贸易有限公司", "", "", "CN", "MM67890", country="MM", zone="Asia/Yangon",
+        agency="Myanmar Customs Department",
+    )  # fmt: skip
+    document = national.wco_export(
+        parties, "MMDEMO00001", ISSUED, 1, 2, office="MM0101", exit_office="MM0101",
+        loading=None, discharge="CNKMG", mode="ROAD", means="YGN-4B/2291", currency="USD",
+        goods=national.ASEAN_GOODS["MM"],
+    )  # fmt: skip
+    assert b'formatCode="304">20261201163005+0630<' in document.data
+    declaration, warnings = read(document)
+    assert set(warnings) <= EXPECTED_WARNINGS["acdd-xml"]
+    assert declaration.issue_time == ISSUED
+    assert declaration.issue_time_offset_minutes == 390
+    assert declaration.exporter is not None
+    assert declaration.exporter.name == "မြန်မာ ပို့ကုန် ကုမ္ပဏီ လီမိတက်"
+    assert declaration.exporter.country == "MM"
+    assert declaration.transport.mode is TransportMode.ROAD
+    assert_lines(declaration, document, "USD")
+    assert {item.origin_country for item in declaration.goods_items} == {"MM"}
 
 
 def test_the_demo_package_does_not_read_the_test_corpus() -> None:
