@@ -63,19 +63,21 @@ def to_xml_bytes(root: XmlElement, *, namespace: str | None = None) -> bytes:
 
 def _write(element: XmlElement, depth: int, lines: list[str]) -> None:
     indent = "  " * depth
-    attributes = "".join(
-        f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"' for name, value in element.attributes
-    )
+    tag = element.tag
+    if element.attributes:  # most elements have none: no generator for them (hot path)
+        tag += "".join(
+            f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"' for name, value in element.attributes
+        )
     if element.children:
-        lines.append(f"{indent}<{element.tag}{attributes}>")
+        lines.append(f"{indent}<{tag}>")
         for child in element.children:
             _write(child, depth + 1, lines)
         lines.append(f"{indent}</{element.tag}>")
     elif element.text:
         text = element.text.translate(_TEXT_ESCAPES)
-        lines.append(f"{indent}<{element.tag}{attributes}>{text}</{element.tag}>")
+        lines.append(f"{indent}<{tag}>{text}</{element.tag}>")
     else:
-        lines.append(f"{indent}<{element.tag}{attributes}/>")
+        lines.append(f"{indent}<{tag}/>")
 
 
 _STEP: Final = re.compile(r"(?P<tag>[^/\[\]]+)(?:\[(?P<index>[0-9]{1,6})\])?")
