@@ -89,6 +89,18 @@ class _Walk:
                     raise CodecError(f"invalid Avro body: union index {index}")
                 return branches[index](body, pos)
 
+            if len(schema) == 2 and schema[0] == "null":  # an optional field: most unions
+                present = branches[1]
+
+                def optional(body: bytes, pos: int) -> int:
+                    byte = body[pos]
+                    if byte == 0:  # index 0: null
+                        return pos + 1
+                    if byte == 2:  # index 1: the value
+                        return present(body, pos + 1)
+                    return union(body, pos)  # anything else: the general path says why
+
+                return optional
             return union
         kind = schema["type"]
         if kind == "record":

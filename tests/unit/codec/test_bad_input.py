@@ -214,5 +214,7 @@ def test_value_caps_hold_on_both_sides_of_the_one_byte_length(cap: int, size: in
                 checker.check(varint(1) + varint(size) + b"x" * (size - 1))
     with pytest.raises(CodecError, match="negative length"):
         checker.check(varint(1) + varint(-size - 1))
-    with pytest.raises(CodecError, match="union index 2"):
-        checker.check(varint(2) + varint(0))
+    checker.check(varint(0) + varint(-70))  # the optional value absent
+    for index in (2, -1, 64):  # past the branches; negative; a two-byte index
+        with pytest.raises(CodecError, match=f"union index {index}"):
+            checker.check(varint(index) + varint(0))
