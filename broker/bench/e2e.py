@@ -307,7 +307,8 @@ class Pipeline:
 
 def transport_summary(results: Sequence[RoundResult]) -> dict[str, Any]:
     """Per side: median, low, high and spread of the rounds' rates, CPU here per record; the
-    ratio of the medians (transport / raw)."""
+    ratio of the medians (transport / raw), and the lowest and highest ratio of neighbouring
+    rounds."""
     out: dict[str, Any] = {}
     rates: dict[str, list[float]] = {}
     for result in results:
@@ -323,6 +324,12 @@ def transport_summary(results: Sequence[RoundResult]) -> dict[str, Any]:
         cpu = [r.cpu_us_per_record for r in results if r.side == side]
         out[f"{prefix}_cpu_us_per_record"] = round(summarize(cpu).median, 1)
     out["ratio"] = round(ratio_of_medians(rates["transport"], rates["raw_aiokafka"]), 3)
+    # Each round of one side beside the other side's round next to it: how far one pair strays.
+    pairs = summarize(
+        [t / r for t, r in zip(rates["transport"], rates["raw_aiokafka"], strict=True)]
+    )
+    out["ratio_low"] = round(pairs.low, 3)
+    out["ratio_high"] = round(pairs.high, 3)
     return out
 
 

@@ -32,6 +32,8 @@ def test_transport_summary_reports_median_spread_and_ratio_of_medians() -> None:
     assert summary["transport_throughput_per_s"] == 4_500.0
     assert summary["transport_rounds"] == summary["raw_aiokafka_rounds"] == 3
     assert summary["ratio"] == round(4_500 / 12_000, 3)
+    # rounds paired in order: 4,000/10,000, 5,000/20,000, 4,500/12,000
+    assert (summary["ratio_low"], summary["ratio_high"]) == (0.25, 0.4)
     assert summary["transport_cpu_us_per_record"] == 200.0
     assert summary["raw_aiokafka_cpu_us_per_record"] == 30.0
 
