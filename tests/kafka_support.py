@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,36 +16,13 @@ from pathlib import Path
 
 from broker.devkafka.config import ClusterSpec
 from broker.devkafka.launcher import LocalKafka
+from broker.devkafka.launcher import free_port_block as free_port_block  # re-exported for tests
 
 
 @dataclass(frozen=True)
 class KafkaEndpoint:
     bootstrap_servers: str
     origin: str  # "env" | "testcontainers" | "local"
-
-
-def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
-    """First port of `size` consecutive free ports on 127.0.0.1 (the launcher needs a block)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        base = int(probe.getsockname()[1])
-    candidates: list[int] = [base, *range(start, stop, 97)]
-    for candidate in candidates:
-        if candidate + size >= 65535:
-            continue
-        socks = []
-        try:
-            for port in range(candidate, candidate + size):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return candidate
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError(f"no block of {size} free ports")
 
 
 def docker_engine_answers() -> bool:

@@ -18,7 +18,6 @@ import os
 import select
 import shutil
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from pathlib import Path
 from broker.clock import SystemClock
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
 from broker.devkafka.config import ClusterSpec
-from broker.devkafka.launcher import LocalKafka
+from broker.devkafka.launcher import LocalKafka, free_port_block
 from broker.directory.load import corridor_toml, small_corridor
 from broker.directory.model import TopicSettings
 from broker.model.samples import sample_declaration
@@ -47,24 +46,6 @@ from broker.transport.kafka import KafkaTransport
 
 SENDER, RECEIVER = "CN-CQ", "LA-VTE"
 PARTITIONS = 6
-
-
-def free_port_block(size: int) -> int:
-    """First port of `size` consecutive free ports on 127.0.0.1."""
-    for candidate in range(21000, 60000, 89):
-        socks = []
-        try:
-            for port in range(candidate, candidate + size):
-                sock = socket.socket()
-                socks.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return candidate
-        except OSError:
-            continue
-        finally:
-            for sock in socks:
-                sock.close()
-    raise RuntimeError(f"no block of {size} free ports")
 
 
 # ---------------------------------------------------------------------- processes

@@ -113,6 +113,31 @@ def port_is_free(port: int) -> bool:
     return True
 
 
+def free_port_block(size: int, start: int = 20000, stop: int = 60000) -> int:
+    """First port of `size` consecutive free ports on 127.0.0.1 (a cluster needs a block):
+    an ephemeral port the kernel offers first, then a sweep."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        base = int(probe.getsockname()[1])
+    candidates: list[int] = [base, *range(start, stop, 97)]
+    for candidate in candidates:
+        if candidate + size >= 65535:
+            continue
+        socks = []
+        try:
+            for port in range(candidate, candidate + size):
+                sock = socket.socket()
+                socks.append(sock)
+                sock.bind(("127.0.0.1", port))
+            return candidate
+        except OSError:
+            continue
+        finally:
+            for sock in socks:
+                sock.close()
+    raise RuntimeError(f"no block of {size} free ports")
+
+
 def _runs_our_command(node: NodeProcess) -> bool:
     """True when `node.pid` is alive and still runs the Kafka we started with that config."""
     try:
