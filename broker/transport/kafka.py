@@ -112,10 +112,10 @@ async def _close_connections(client: AIOKafkaProducer | AIOKafkaConsumer) -> Non
 def _broken(client: AIOKafkaProducer) -> BaseException | None:
     """The error that ended the client's delivery task, if it ended.
 
-    aiokafka stops delivering for good after OutOfOrderSequenceNumber (seen after a whole
-    cluster restarted mid-stream) or a fencing: every later send fails the same way. Such a
-    client must be replaced by a new one (new producer id); what it had not delivered was never
-    acknowledged, so its senders retry it."""
+    aiokafka stops delivering for good after a fatal error (a fencing, an authorization
+    failure): every later send fails the same way. Such a client must be replaced by a new one
+    (new producer id); what it had not delivered was never acknowledged, so its senders retry
+    it."""
     task = client._sender.sender_task  # no public accessor
     if task is None or not task.done():
         return None
@@ -176,6 +176,7 @@ class KafkaProducer:
         self._settings = settings
         self._linger_ms = linger_ms
         self._started: AIOKafkaProducer | None = None
+        self._lost_session: BaseException | None = None
 
     @property
     def _client(self) -> AIOKafkaProducer:
@@ -207,20 +208,30 @@ class KafkaProducer:
 
     async def _live(self) -> AIOKafkaProducer:
         client = self._client
-        error = _broken(client)
+        error = self._lost_session or _broken(client)
         if error is not None:
             log.warning("producer stopped delivering (%r); starting a new one", error)
-            self._started = None
+            self._started, self._lost_session = None, None
             await _bounded("closing the broken producer", client.stop(), 2.0)
             await self.start()
         return self._client
 
+    async def _produce(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
+        try:
+            return await _produce(await self._live(), records)
+        except TransportError as exc:
+            # The broker lost this producer's sequence (a whole cluster restarted mid-stream):
+            # aiokafka goes on failing every batch of that partition, so start a new session.
+            if isinstance(exc.__cause__, OutOfOrderSequenceNumber):
+                self._lost_session = exc.__cause__
+            raise
+
     async def send(self, record: OutboundRecord) -> Delivery:
-        [delivery] = await _produce(await self._live(), [record])
+        [delivery] = await self._produce([record])
         return delivery
 
     async def send_many(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
-        return await _produce(await self._live(), records)
+        return await self._produce(records)
 
 
 class KafkaTransactionalProducer:
