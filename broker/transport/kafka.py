@@ -25,6 +25,7 @@ from aiokafka.errors import (
     IllegalGenerationError,
     IllegalOperation,
     InvalidProducerEpoch,
+    KafkaConnectionError,
     KafkaError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
@@ -125,6 +126,11 @@ def _broken(client: AIOKafkaProducer) -> BaseException | None:
     return error or KafkaError("delivery task ended")
 
 
+def _ack_wait_s(client: AIOKafkaProducer) -> float:
+    timeout_ms: int = client._request_timeout_ms  # the client's own setting; no accessor
+    return 3 * timeout_ms / 1000 + 5
+
+
 async def _require_topic(client: AIOKafkaProducer, topic: str) -> None:
     """Fail fast and for good on a topic Kafka does not have (aiokafka would wait the whole
     request timeout, then call it retriable). While Kafka is unreachable, let the send wait."""
@@ -158,7 +164,13 @@ async def _produce(client: AIOKafkaProducer, records: Sequence[OutboundRecord]) 
         except (KafkaError, IllegalOperation) as exc:
             failure = exc
             break
-    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    # aiokafka resolves each future within its request timeout; the bound is a safety net for
+    # a client that went away underneath (a future that never resolves would hang a sender).
+    gathering = asyncio.gather(*futures, return_exceptions=True)
+    try:
+        outcomes = await asyncio.wait_for(gathering, _ack_wait_s(client))
+    except TimeoutError as exc:
+        raise TransportError(f"no acknowledgement for {len(records)} record(s) in time") from exc
     failure = failure or next((o for o in outcomes if isinstance(o, BaseException)), None)
     if isinstance(failure, KafkaError | IllegalOperation):
         where = records[0].topic if len(records) == 1 else f"{len(records)} records"
@@ -212,6 +224,11 @@ class KafkaProducer:
         if error is not None:
             log.warning("producer stopped delivering (%r); starting a new one", error)
             self._started, self._lost_session = None, None
+            # Sends still waiting on the old client fail now (their senders retry on the new
+            # one) instead of waiting for acknowledgements that will never come.
+            client._message_accumulator.fail_all(  # no public way
+                KafkaConnectionError("producer replaced after it stopped delivering")
+            )
             await _bounded("closing the broken producer", client.stop(), 2.0)
             await self.start()
         return self._client
