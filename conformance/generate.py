@@ -80,7 +80,6 @@ RECEIVER = "LA-VTE"
 # The schema versions the message vectors are written with: fixed, so that adding a schema
 # version changes fingerprints.json only.
 DECLARATION_VERSION, RECEIPT_VERSION = 2, 1
-COUNTRY = "country-mismatch"
 
 
 def _seed(label: str) -> bytes:

@@ -75,9 +75,6 @@ class Books:
     delivered: dict[tuple[str, str], Delivered] = field(default_factory=dict)
     delivered_again: set[tuple[str, str]] = field(default_factory=set)  # a second delivery
 
-    def pair_of(self, key: tuple[str, str]) -> tuple[str, str]:
-        return self.expected[key], key[1]
-
 
 class CorridorDemo:
     def __init__(self, options: DemoOptions, console: Console, clock: Clock | None = None) -> None:

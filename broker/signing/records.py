@@ -233,16 +233,7 @@ def certificate_announcement(
     message_id: str | None = None,
 ) -> SignedRecord:
     """A key announcement publishing `certificate`, signed by the CA that issued it."""
-    body = {"kind": NODE_CERTIFICATE, "certificate": certificate_pem(certificate).decode("ascii")}
-    kid = algorithms.key_id(certificate.public_key())
-    return directory_entry(
-        ca,
-        type=TYPE_KEY_ANNOUNCEMENT,
-        key=announcement_key(NODE_CERTIFICATE, kid),
-        body=body,
-        time=at,
-        message_id=message_id,
-    )
+    return _announcement(ca, certificate, NODE_CERTIFICATE, {}, at=at, message_id=message_id)
 
 
 def revocation_announcement(
@@ -257,17 +248,26 @@ def revocation_announcement(
     """Revoke a node key from `revoked_at` on (which may lie in the past: when it leaked)."""
     if reason not in REVOCATION_REASONS:
         raise config_error(ConfigCode.BAD_ARGUMENT, reason, "unknown revocation reason")
-    body = {
-        "kind": REVOCATION,
-        "certificate": certificate_pem(certificate).decode("ascii"),
-        "revoked_at": format_time(revoked_at),
-        "reason": reason,
-    }
+    more = {"revoked_at": format_time(revoked_at), "reason": reason}
+    return _announcement(ca, certificate, REVOCATION, more, at=at, message_id=message_id)
+
+
+def _announcement(
+    ca: CertificateAuthority,
+    certificate: x509.Certificate,
+    kind: str,
+    more: Mapping[str, object],
+    *,
+    at: datetime,
+    message_id: str | None,
+) -> SignedRecord:
+    """A CA-signed key announcement of `kind` about `certificate`, keyed by its key id."""
+    body = {"kind": kind, "certificate": certificate_pem(certificate).decode("ascii"), **more}
     kid = algorithms.key_id(certificate.public_key())
     return directory_entry(
         ca,
         type=TYPE_KEY_ANNOUNCEMENT,
-        key=announcement_key(REVOCATION, kid),
+        key=announcement_key(kind, kid),
         body=body,
         time=at,
         message_id=message_id,

@@ -28,7 +28,7 @@ from broker.formats.normalize import offset_minutes, parse_count, parse_decimal
 from broker.formats.paths import flatten
 from broker.formats.problems import ProblemLog, Reading
 from broker.formats.xml.read import Children, XmlNode, leaves_under, read_xml
-from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
+from broker.model import DeclarationKind, MessageFunction, TransportMode
 
 T = TypeVar("T")
 
@@ -52,13 +52,6 @@ _DECLARATION: Final = (
 )
 
 
-def parse_acdd_xml(
-    data: bytes, *, source: str = "", limits: ParseLimits | None = None
-) -> Declaration:
-    """A canonical declaration from `acdd-xml`, or `FormatError` listing every problem."""
-    return read_acdd_xml(data, source=source, limits=limits).only(source)
-
-
 def read_acdd_xml(data: bytes, *, source: str = "", limits: ParseLimits | None = None) -> Reading:
     """The declaration in an `acdd-xml` document and the warnings, or `FormatError`."""
     log = ProblemLog(FORMAT_ID, source)
@@ -77,10 +70,10 @@ def read_acdd_xml(data: bytes, *, source: str = "", limits: ParseLimits | None =
         raise log.fail("not an ACDD document")
     read = ValueReader(log)
     top = Children(root, log, path="/ACDD", once=("MessageID", "Declaration"))
-    body = Children(
-        top.first("Declaration"),
-        log,
-        path="/ACDD/Declaration",
+    body = _inner(
+        read,
+        top,
+        "Declaration",
         once=_DECLARATION,
         repeated=("GoodsItem", "AdditionalInformation"),
     )
@@ -148,15 +141,29 @@ def _rec19(code: str) -> TransportMode:
     return TransportMode.from_rec19_code(int(code))
 
 
+def _inner(
+    read: ValueReader,
+    parent: Children,
+    tag: str,
+    *,
+    once: tuple[str, ...] = (),
+    repeated: tuple[str, ...] = (),
+) -> Children:
+    """The children of `parent`'s element `tag`, at `<parent's path>/<tag>` when it is absent."""
+    return Children(
+        parent.first(tag), read.log, path=f"{parent.path}/{tag}", once=once, repeated=repeated
+    )
+
+
 def _party(read: ValueReader, body: Children, tag: str, role: str) -> dict[str, Any] | None:
     node = body.first(tag)
     if node is None:
         return None
     party = Children(node, read.log, path=node.path, once=("Name", "ID", "Address"))
-    address = Children(
-        party.first("Address"),
-        read.log,
-        path=f"{node.path}/Address",
+    address = _inner(
+        read,
+        party,
+        "Address",
         once=tuple(element for element, _ in ADDRESS_TEXTS),
     )
     read.log.locate(f"{role}.identifier_scheme", party.where("ID"))
@@ -170,16 +177,13 @@ def _party(read: ValueReader, body: Children, tag: str, role: str) -> dict[str, 
 
 def _consignment(read: ValueReader, body: Children) -> dict[str, Any]:
     base = body.path
-    means = Children(
-        body.first("BorderTransportMeans"),
-        read.log,
-        path=f"{base}/BorderTransportMeans",
-        once=("ModeCode", "ID", "RegistrationNationalityCode"),
+    means = _inner(
+        read, body, "BorderTransportMeans", once=("ModeCode", "ID", "RegistrationNationalityCode")
     )
-    consignment = Children(
-        body.first("Consignment"),
-        read.log,
-        path=f"{base}/Consignment",
+    consignment = _inner(
+        read,
+        body,
+        "Consignment",
         once=("UCRID", "LoadingLocationID", "UnloadingLocationID", "Itinerary"),
         repeated=("TransportEquipment", "Seal"),
     )
@@ -189,12 +193,7 @@ def _consignment(read: ValueReader, body: Children) -> dict[str, Any]:
         path=f"{base}/Consignment/Itinerary",
         repeated=("RoutingCountryCode",),
     )
-    terms = Children(
-        body.first("TradeTerms"),
-        read.log,
-        path=f"{base}/TradeTerms",
-        once=("ConditionCode", "LocationName"),
-    )
+    terms = _inner(read, body, "TradeTerms", once=("ConditionCode", "LocationName"))
     return {
         "transport": {
             "mode": read.value(means, "ModeCode", "transport.mode", _rec19),
@@ -237,31 +236,14 @@ def _goods_item(read: ValueReader, node: XmlNode, index: int) -> dict[str, Any]:
             "Packaging",
         ),
     )
-    commodity = Children(
-        item.first("Commodity"),
-        read.log,
-        path=f"{node.path}/Commodity",
-        once=("Description", "Specification"),
-        repeated=("Classification",),
+    commodity = _inner(
+        read, item, "Commodity", once=("Description", "Specification"), repeated=("Classification",)
     )
-    measure = Children(
-        item.first("GoodsMeasure"),
-        read.log,
-        path=f"{node.path}/GoodsMeasure",
-        once=("TariffQuantity", "NetWeightMeasure", "GrossMassMeasure"),
+    measure = _inner(
+        read, item, "GoodsMeasure", once=("TariffQuantity", "NetWeightMeasure", "GrossMassMeasure")
     )
-    claim = Children(
-        item.first("PreferenceClaim"),
-        read.log,
-        path=f"{node.path}/PreferenceClaim",
-        once=("AgreementCode", "CertificateID"),
-    )
-    packaging = Children(
-        item.first("Packaging"),
-        read.log,
-        path=f"{node.path}/Packaging",
-        once=("QuantityQuantity", "TypeCode"),
-    )
+    claim = _inner(read, item, "PreferenceClaim", once=("AgreementCode", "CertificateID"))
+    packaging = _inner(read, item, "Packaging", once=("QuantityQuantity", "TypeCode"))
     read.log.locate(field, node.path)
     read.log.locate(f"{field}.quantity_unit", measure.where("TariffQuantity"))
     preference = {

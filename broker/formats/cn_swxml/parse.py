@@ -56,7 +56,7 @@ from broker.formats.cn_swxml.layout import (
 from broker.formats.normalize import hs6_of, offset_minutes
 from broker.formats.problems import ProblemLog, Reading
 from broker.formats.xml.read import XmlNode, leaves_under, read_xml
-from broker.model import Declaration, DeclarationKind, MessageFunction, TransportMode
+from broker.model import DeclarationKind, MessageFunction, TransportMode
 
 T = TypeVar("T")
 
@@ -187,13 +187,6 @@ def read_cn_swxml(data: bytes, *, source: str = "", limits: ParseLimits | None =
         )
         raise log.fail("not a China single window declaration")
     return log.reading(_declaration(root, data, log), root=_ROOT)
-
-
-def parse_cn_swxml(
-    data: bytes, *, source: str = "", limits: ParseLimits | None = None
-) -> Declaration:
-    """A canonical declaration from China single window XML, or `FormatError` with every problem."""
-    return read_cn_swxml(data, source=source, limits=limits).only(source)
 
 
 def _declaration(root: XmlNode, data: bytes, log: ProblemLog) -> dict[str, Any]:

@@ -230,8 +230,3 @@ class GoodsItemReader(FieldWriter):
             "certificate_number": segment.get(2) or None,
         }
         return self.put(item, "preference", claim, prefix + "preference", segment)
-
-
-def _looks_like_commodity(code: str) -> bool:
-    """A bare CST code of 6 to 13 digits, as CUSCAR-style guides write the commodity code."""
-    return code.isdigit() and 6 <= len(code) <= 13

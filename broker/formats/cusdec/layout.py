@@ -86,8 +86,7 @@ PARTY_FALLBACKS: Final = {
     "CN": "importer",  # consignee
     "AE": "declarant",  # declarant's agent/representative
 }
-# NAD C082 3055 "mutually defined" and the scheme given to an identifier with no code list.
-MUTUALLY_DEFINED: Final = "ZZZ"
+# The scheme given to a party identifier with no code list.
 NO_SCHEME: Final = "UNSPECIFIED"
 
 # MEA 6311 purpose AAE (measurement) + 6313 dimension; masses in kg.

@@ -21,16 +21,8 @@ from broker.formats.cusdec import layout as q
 from broker.formats.cusdec.header import MessageReader
 from broker.formats.edifact.syntax import CHARSETS, EdifactSyntaxError, Segment, parse_segments
 from broker.formats.problems import ProblemLog, Reading
-from broker.model import Declaration
 
 _RELEASE: Final = re.compile(r"[0-9]{2}[AB]")
-
-
-def parse_cusdec(
-    data: bytes, *, source: str = "", limits: ParseLimits | None = None
-) -> Declaration:
-    """A canonical declaration from a CUSDEC interchange, or `FormatError` with every problem."""
-    return read_cusdec(data, source=source, limits=limits).only(source)
 
 
 def read_cusdec(data: bytes, *, source: str = "", limits: ParseLimits | None = None) -> Reading:
