@@ -189,6 +189,8 @@ class KafkaProducer:
         self._linger_ms = linger_ms
         self._started: AIOKafkaProducer | None = None
         self._lost_session: BaseException | None = None
+        self._running = False  # between start() and stop(), even while a client is replaced
+        self._replacing = asyncio.Lock()
 
     @property
     def _client(self) -> AIOKafkaProducer:
@@ -197,20 +199,26 @@ class KafkaProducer:
         return self._started
 
     async def start(self) -> None:
-        self._started = AIOKafkaProducer(
+        self._running = True
+        await self._connect()
+
+    async def _connect(self) -> None:
+        client = AIOKafkaProducer(
             **client_kwargs(self._settings),
             acks="all",
             enable_idempotence=True,
             linger_ms=self._linger_ms,
         )
         try:
-            await self._started.start()
+            await client.start()
         except KafkaError as exc:
-            await self.stop()
+            await _bounded("closing producer", client.stop(), PRODUCER_STOP_TIMEOUT_S)
             raise _wrap("starting producer", exc) from exc
+        self._started = client
 
     async def stop(self, flush_timeout_s: float = PRODUCER_STOP_TIMEOUT_S) -> None:
         """Deliver what is buffered, waiting at most `flush_timeout_s` (Kafka may be away)."""
+        self._running = False
         if self._started is not None:
             client, self._started = self._started, None
             if not await _bounded("closing producer", client.stop(), flush_timeout_s):
@@ -219,19 +227,24 @@ class KafkaProducer:
                 await _close_connections(client)
 
     async def _live(self) -> AIOKafkaProducer:
-        client = self._client
-        error = self._lost_session or _broken(client)
-        if error is not None:
-            log.warning("producer stopped delivering (%r); starting a new one", error)
-            self._started, self._lost_session = None, None
-            # Sends still waiting on the old client fail now (their senders retry on the new
-            # one) instead of waiting for acknowledgements that will never come.
-            client._message_accumulator.fail_all(  # no public way
-                KafkaConnectionError("producer replaced after it stopped delivering")
-            )
-            await _bounded("closing the broken producer", client.stop(), 2.0)
-            await self.start()
-        return self._client
+        """The client to send with; a broken one is replaced (one replacement at a time, and
+        one that failed because Kafka was away is tried again on the next send)."""
+        async with self._replacing:
+            if self._started is None and self._running:
+                await self._connect()  # a replacement that failed earlier
+            client = self._client
+            error = self._lost_session or _broken(client)
+            if error is not None:
+                log.warning("producer stopped delivering (%r); starting a new one", error)
+                self._started, self._lost_session = None, None
+                # Sends still waiting on the old client fail now (their senders retry on the
+                # new one) instead of waiting for acknowledgements that will never come.
+                client._message_accumulator.fail_all(  # no public way
+                    KafkaConnectionError("producer replaced after it stopped delivering")
+                )
+                await _bounded("closing the broken producer", client.stop(), 2.0)
+                await self._connect()
+            return self._client
 
     async def _produce(self, records: Sequence[OutboundRecord]) -> list[Delivery]:
         try:
