@@ -6,6 +6,11 @@ records until the brokers are back, so the task simply waits and the file stays 
 second copy of the same message id). At shutdown, unfinished tasks are cancelled and their files
 stay in the outbox for the next start.
 
+A file that stays (Kafka refused it, or it cannot be read now) is tried again with a backoff
+per file, from `RETRY_FIRST_S` doubling to `RETRY_MAX_S`, and said once in the log per episode
+(when it starts to wait, and when it is finally sent): an outage with a thousand files waiting
+must not rescan them five times a second, nor log each of them at every scan.
+
 An error file says where and why a document is wrong (file, location, field, reason, the first
 `MAX_PROBLEMS` problems and how many more), never what the document contains: it may be read by
 people who may not read the declaration.
@@ -16,7 +21,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from broker.errors import BrokerError, FormatError, Problem, TransportError
@@ -26,6 +33,16 @@ log = logging.getLogger(__name__)
 
 Submit = Callable[[bytes, str], Awaitable[object]]
 MAX_PROBLEMS = 100
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+
+
+@dataclass
+class _Waiting:
+    """A file that stays in the outbox: how often it was tried, and when to try it again."""
+
+    attempts: int
+    next_at: float
 
 
 def error_text(summary: str, problems: Sequence[Problem]) -> str:
@@ -46,18 +63,54 @@ def _summary(exc: BrokerError) -> str:
 
 
 class OutboxSender:
-    def __init__(self, gateway: GatewayFolders, submit: Submit, node_id: str) -> None:
+    def __init__(
+        self,
+        gateway: GatewayFolders,
+        submit: Submit,
+        node_id: str,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._gateway = gateway
         self._submit = submit
         self._node = node_id
+        self._monotonic = monotonic
         self._in_flight: dict[Path, asyncio.Task[None]] = {}
+        self._waiting: dict[Path, _Waiting] = {}
 
     def scan(self, settle_s: float) -> int:
-        """Start a submission for each new complete file; returns how many are in flight."""
-        for path in self._gateway.ready_files(settle_s):
-            if path not in self._in_flight:
-                self._in_flight[path] = asyncio.create_task(self._send(path))
+        """Start a submission for each new complete file not backing off; returns how many are
+        in flight."""
+        now = self._monotonic()
+        ready = list(self._gateway.ready_files(settle_s))  # oldest first
+        for gone in self._waiting.keys() - set(ready) - self._in_flight.keys():
+            del self._waiting[gone]  # taken away by the operator while it waited
+        for path in ready:
+            waiting = self._waiting.get(path)
+            if path in self._in_flight or (waiting is not None and now < waiting.next_at):
+                continue
+            self._in_flight[path] = asyncio.create_task(self._send(path))
         return len(self._in_flight)
+
+    @property
+    def waiting(self) -> int:
+        """Files that stay in the outbox for a later attempt."""
+        return len(self._waiting)
+
+    def _stays(self, path: Path, reason: str, extra: dict[str, str]) -> None:
+        waiting = self._waiting.get(path)
+        attempts = 1 if waiting is None else waiting.attempts + 1
+        delay = min(RETRY_FIRST_S * 2 ** (attempts - 1), RETRY_MAX_S)
+        self._waiting[path] = _Waiting(attempts, self._monotonic() + delay)
+        if waiting is None:  # once per episode; the retries are not news
+            log.warning("outbox %s stays: %s", path.name, reason, extra=extra)
+
+    def _done(self, path: Path, extra: dict[str, str]) -> None:
+        waiting = self._waiting.pop(path, None)
+        if waiting is not None:
+            log.info(
+                "outbox %s sent after %d attempts", path.name, waiting.attempts + 1, extra=extra
+            )
 
     async def _send(self, path: Path) -> None:
         try:
@@ -73,17 +126,20 @@ class OutboxSender:
         except UnreadableFile as exc:
             self._gateway.move_to_failed(path, f"{path.name}: not sent: {exc}\n")
         except FileNotFoundError:
+            self._waiting.pop(path, None)
             return  # taken away meanwhile
-        except OSError as exc:  # unreadable now (permissions, I/O): it stays for the next scan
-            log.warning("outbox %s stays: %s", path.name, exc.strerror, extra=extra)
-        except TransportError as exc:  # Kafka refused: the file waits for the next scan
-            log.warning("outbox %s stays: %s", path.name, exc, extra=extra)
+        except OSError as exc:  # unreadable now (permissions, I/O): it stays for a later scan
+            self._stays(path, str(exc.strerror), extra)
+        except TransportError as exc:  # Kafka refused: the file waits for a later scan
+            self._stays(path, str(exc), extra)
         except BrokerError as exc:
+            self._waiting.pop(path, None)
             self._gateway.move_to_failed(path, error_text(_summary(exc), exc.problems))
             if not isinstance(exc, FormatError):
                 log.warning("outbox %s failed: %s", path.name, type(exc).__name__, extra=extra)
         else:
             self._gateway.move_to_sent(path)
+            self._done(path, extra)
 
     async def run(self, stop: asyncio.Event, settle_s: float = 0.2) -> None:
         try:
