@@ -38,7 +38,6 @@ from broker.directory.access import KEY_PUBLISHER_USER, SECRETARIAT_USER, corrid
 from broker.directory.apply import apply_corridor, passwords_in
 from broker.directory.entries import sign_entries
 from broker.directory.generate import scaled_corridor
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.load import corridor_toml, load_corridor
 from broker.directory.model import Corridor
 from broker.model.samples import sample_declaration
@@ -53,6 +52,7 @@ from broker.signing.pki import NodeIdentity, create_ca, issue_node, save_node
 from broker.signing.records import certificate_announcement
 from broker.signing.trust import TrustList
 from broker.transport.base import OutboundRecord
+from broker.transport.corridor_admin import CorridorAdmin
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 

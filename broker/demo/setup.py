@@ -19,7 +19,6 @@ from broker.devkafka.config import ADMIN_USER, ClusterSpec
 from broker.directory.access import KEY_PUBLISHER_USER, SECRETARIAT_USER, corridor_acls, user_name
 from broker.directory.apply import ApplyReport, apply_corridor, passwords_in
 from broker.directory.entries import sign_entries
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.model import Corridor
 from broker.node.config import DirectorySettings, IdentitySettings, NodeConfig, joined
 from broker.node.topics import CorridorTopics
@@ -33,6 +32,7 @@ from broker.signing.keyfile import passphrase_from_file, write_owner_only
 from broker.signing.pki import load_ca, load_node
 from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord, Transport
+from broker.transport.corridor_admin import CorridorAdmin
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 

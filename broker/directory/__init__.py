@@ -4,6 +4,7 @@
 - `load`: the TOML file kept in the repository (`deploy/corridor.toml` for the demo).
 - `entries`: the definition as signed records on the compacted `<namespace>.corridor` topic.
 - `layout`, `access`: the topics and the per-node Kafka users and ACLs it implies (pure).
-- `kafka_admin`: applies both to a cluster and reports drift (the I/O edge of this package).
+- `broker.transport.corridor_admin` (not here: only the transport imports aiokafka) applies both
+  to a cluster and reports drift.
 - `follow`: a running node's live view of the directory topic.
 """

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from broker.directory.access import corridor_acls
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.layout import FIXABLE, Drift, DriftKind, drift
 from broker.directory.model import Corridor
 from broker.errors import ConfigError
 from broker.node.topics import CorridorTopics
+from broker.transport.corridor_admin import CorridorAdmin
 
 
 @dataclass

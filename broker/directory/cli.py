@@ -14,7 +14,6 @@ from broker.directory.access import corridor_acls
 from broker.directory.apply import apply_corridor, passwords_in
 from broker.directory.entries import sign_entries
 from broker.directory.generate import scaled_corridor
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.load import corridor_toml, load_corridor
 from broker.directory.manifests import write_manifests
 from broker.directory.pki import PASSPHRASE, corridor_pki
@@ -24,6 +23,7 @@ from broker.signing.keyfile import passphrase_from_file
 from broker.signing.pki import load_ca, load_node, read_certificate
 from broker.signing.records import certificate_announcement
 from broker.transport.base import OutboundRecord
+from broker.transport.corridor_admin import CorridorAdmin
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 

@@ -22,11 +22,11 @@ from aiokafka.errors import (
 
 from broker.directory.access import corridor_acls, user_name
 from broker.directory.apply import apply_corridor, passwords_in
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.load import load_corridor
 from broker.errors import TransportError
 from broker.node.topics import CorridorTopics
 from broker.transport.base import OutboundRecord
+from broker.transport.corridor_admin import CorridorAdmin
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings, client_kwargs
 from tests.sasl_support import SaslKafka, sasl_kafka

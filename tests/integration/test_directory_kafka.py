@@ -15,7 +15,6 @@ from broker.cli import main
 from broker.clock import SystemClock
 from broker.directory.apply import apply_corridor
 from broker.directory.entries import DirectoryReason, sign_entries
-from broker.directory.kafka_admin import CorridorAdmin
 from broker.directory.layout import DriftKind
 from broker.directory.load import corridor_from_dict, corridor_toml, small_corridor
 from broker.directory.model import Corridor
@@ -25,6 +24,7 @@ from broker.node.ledger import DeliveryStatus
 from broker.node.runtime import CorridorNode
 from broker.node.topics import CorridorTopics
 from broker.transport.base import OutboundRecord
+from broker.transport.corridor_admin import CorridorAdmin
 from broker.transport.kafka import KafkaTransport
 from broker.transport.settings import KafkaSettings
 from tests.corridor_support import SmallCorridor

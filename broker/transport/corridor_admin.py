@@ -1,6 +1,7 @@
-"""Applies the directory to a Kafka cluster: topics (with drift), SCRAM users, ACLs.
+"""Applies the corridor directory to a Kafka cluster: topics (with drift), SCRAM users, ACLs.
 
-The I/O edge of this package (the only module of it that imports aiokafka). aiokafka's admin
+The directory's Kafka edge, kept in the transport package (the only one that imports aiokafka);
+`broker.directory` decides what to apply, this module talks to Kafka. aiokafka's admin
 client creates topics, partitions and ACLs and describes configs; it has no call for SCRAM
 credentials, so `AlterUserScramCredentials` (KIP-554, API key 51, a flexible version) is defined
 here from the Kafka protocol's message spec and sent on the admin client's connection. The
