@@ -22,21 +22,29 @@ from tests.kafka_support import KafkaEndpoint
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
 
-async def test_two_processes_of_one_node_split_its_inbox(
+async def two_receivers_and_a_sender(
     kafka: KafkaEndpoint, tmp_path: Path
-) -> None:
+) -> tuple[list[Path], list[NodeProcess], CorridorNode]:
+    """LA-VTE as two `node run` processes (same node, same consumer group; each keeps its own
+    ledger in its own state folder) and a started CN-CQ sender in this process."""
     cn_path, la_path = corridor_configs(tmp_path, kafka.bootstrap_servers)
     configs = [load_node_config(cn_path), load_node_config(la_path)]
     await prepare_corridor(
         build_parts(configs[0]).transport, configs, tmp_path / "pki", SystemClock()
     )
-    # Same node, same consumer group; each process keeps its own ledger (state folder).
     states = [tmp_path / "state" / f"LA-VTE-{n}" for n in (1, 2)]
     processes = [NodeProcess(la_path, {"CUSTOMS_NODE_STATE_DIR": str(s)}) for s in states]
     for process in processes:
         process.start()
     sender = CorridorNode(build_parts(configs[0]))
     await sender.start(receive=False)
+    return states, processes, sender
+
+
+async def test_two_processes_of_one_node_split_its_inbox(
+    kafka: KafkaEndpoint, tmp_path: Path
+) -> None:
+    states, processes, sender = await two_receivers_and_a_sender(kafka, tmp_path)
     sent = documents(60, "CQ-SCALE")
     try:
         for _, data in sent:
@@ -67,17 +75,7 @@ async def test_two_processes_of_one_node_split_its_inbox(
 async def test_a_process_killed_mid_burst_and_copies_on_other_partitions_deliver_once(
     kafka: KafkaEndpoint, tmp_path: Path
 ) -> None:
-    cn_path, la_path = corridor_configs(tmp_path, kafka.bootstrap_servers)
-    configs = [load_node_config(cn_path), load_node_config(la_path)]
-    await prepare_corridor(
-        build_parts(configs[0]).transport, configs, tmp_path / "pki", SystemClock()
-    )
-    states = [tmp_path / "state" / f"LA-VTE-{n}" for n in (1, 2)]
-    processes = [NodeProcess(la_path, {"CUSTOMS_NODE_STATE_DIR": str(s)}) for s in states]
-    for process in processes:
-        process.start()
-    sender = CorridorNode(build_parts(configs[0]))
-    await sender.start(receive=False)
+    states, processes, sender = await two_receivers_and_a_sender(kafka, tmp_path)
     sent = documents(120, "CQ-KILL2")
     inbox = tmp_path / "gateway" / "LA-VTE" / "inbox"
     try:
