@@ -1,10 +1,11 @@
 // An independent verifier of the ILSTC corridor wire format, written from docs/signing.md.
 //
 // It checks every vector of conformance/vectors.json: envelope parsing (section 2), the signed
-// header list and the signing input (section 3), verification in the specified order (section
-// 4), key announcements (section 5), unsealing (section 7), and the Avro decoding of the
-// plaintext (single-object framing, schemas from conformance/fingerprints.json). Standard
-// library crypto only; Avro by github.com/hamba/avro.
+// header list and the signing input (section 3), batch signatures (envelope v3: `ce_sigproof`,
+// RFC 9162 inclusion proofs, batch.go), verification in the specified order (section 4), key
+// announcements (section 5), unsealing (section 7), and the Avro decoding of the plaintext
+// (single-object framing, schemas from conformance/fingerprints.json). Standard library crypto
+// only; Avro by github.com/hamba/avro.
 //
 //	go run . <repository root> [vectors.json]
 //
@@ -115,13 +116,14 @@ var (
 )
 
 type envelope struct {
-	version   int
+	version   int               // 1, 2, or 3 (v2 + ce_sigproof: a batch signature)
 	attrs     map[string]string // covered headers, decoded
 	covered   []header          // sorted by name
 	signature []byte
 	time      time.Time
 	sealed    bool
 	sealEPK   []byte
+	proof     *sigProof // v3 only
 }
 
 func canonicalBase64(name string, text string) ([]byte, *refusal) {
@@ -195,14 +197,19 @@ func parseEnvelope(headers []header) (*envelope, *refusal) {
 	}
 	env := &envelope{version: 1, attrs: map[string]string{}}
 	coveredNames := []string{}
-	if listing, ok := collected["ce_sigheaders"]; ok {
+	proofText, batch := collected["ce_sigproof"]
+	listing, v2 := collected["ce_sigheaders"]
+	if batch && !v2 {
+		return nil, malformed("ce_sigproof without ce_sigheaders (a v1 record)")
+	}
+	if v2 {
 		env.version = 2
 		names := strings.Split(string(listing), ",")
 		for i, name := range names {
 			if name == "" || (i > 0 && names[i-1] >= name) {
 				return nil, malformed("ce_sigheaders not sorted, repeated or empty name")
 			}
-			if name == "ce_signature" || name == "ce_sigheaders" {
+			if name == "ce_signature" || name == "ce_sigheaders" || name == "ce_sigproof" {
 				return nil, malformed("ce_sigheaders lists %s", name)
 			}
 			if _, present := collected[name]; !present {
@@ -251,6 +258,16 @@ func parseEnvelope(headers []header) (*envelope, *refusal) {
 	if r := check("ce_signature", collected["ce_signature"]); r != nil {
 		return nil, r
 	}
+	if batch {
+		if r := check("ce_sigproof", proofText); r != nil {
+			return nil, r
+		}
+		proof, r := parseSigProof(string(proofText))
+		if r != nil {
+			return nil, r
+		}
+		env.version, env.proof = 3, proof
+	}
 	a := env.attrs
 	if a["ce_specversion"] != "1.0" {
 		return nil, malformed("ce_specversion")
@@ -261,7 +278,7 @@ func parseEnvelope(headers []header) (*envelope, *refusal) {
 	if r, ok := a["ce_recipient"]; ok && !nodeID.MatchString(r) {
 		return nil, malformed("ce_recipient")
 	}
-	if d, ok := a["ce_dataschema"]; ok && env.version == 2 && !absoluteURI.MatchString(d) {
+	if d, ok := a["ce_dataschema"]; ok && env.version >= 2 && !absoluteURI.MatchString(d) {
 		return nil, malformed("ce_dataschema is not an absolute URI")
 	}
 	t, ok := parseTime(a["ce_time"])
@@ -307,7 +324,7 @@ func parseEnvelope(headers []header) (*envelope, *refusal) {
 
 func (e *envelope) signingInput(value []byte) []byte {
 	var b bytes.Buffer
-	if e.version == 2 {
+	if e.version >= 2 { // a v3 leaf is the v2 signing input
 		b.WriteString("ilstc-ce-signature-v2\n")
 	} else {
 		b.WriteString("ilstc-ce-signature-v1\n")
@@ -315,7 +332,7 @@ func (e *envelope) signingInput(value []byte) []byte {
 	for _, h := range e.covered {
 		b.WriteString(h.name)
 		b.WriteByte('=')
-		if e.version == 2 && h.name == "ce_time" { // v2 signs the instant (section 3.2)
+		if e.version >= 2 && h.name == "ce_time" { // v2 signs the instant (section 3.2)
 			b.WriteString(e.time.UTC().Format("2006-01-02T15:04:05.000000Z"))
 		} else {
 			b.Write(h.value)
@@ -428,7 +445,8 @@ type verifier struct {
 
 type accepted struct {
 	sender string
-	input  []byte
+	input  []byte // the signing input (for v3: the leaf)
+	signed []byte // what the signature verified: the signing input, or the v3 root message
 	plain  []byte
 }
 
@@ -481,7 +499,8 @@ func (v *verifier) verify(headers []header, value []byte, appended time.Time) (*
 		return nil, refuse("revoked", "revoked")
 	}
 	input := env.signingInput(value)
-	if env.attrs["ce_sigalg"] != key.sigalg || !verifySignature(cert, env.signature, input) {
+	signed := env.signedMessage(input)
+	if env.attrs["ce_sigalg"] != key.sigalg || !verifySignature(cert, env.signature, signed) {
 		return nil, refuse("bad-signature", "signature")
 	}
 	if env.attrs["ce_recipient"] != v.receiver {
@@ -503,7 +522,7 @@ func (v *verifier) verify(headers []header, value []byte, appended time.Time) (*
 			return nil, r
 		}
 	}
-	return &accepted{sender, input, plain}, nil
+	return &accepted{sender, input, signed, plain}, nil
 }
 
 // ---------------------------------------------------------------- section 7: sealed values
@@ -595,7 +614,7 @@ func applyAnnouncement(trustList []*x509.Certificate, headers []header, value []
 		return nil, refuse("source-mismatch", "another CA's URN")
 	}
 	caKey, r := keyAlgorithm(ca)
-	if r != nil || env.attrs["ce_sigalg"] != caKey || !verifySignature(ca, env.signature, env.signingInput(value)) {
+	if r != nil || env.attrs["ce_sigalg"] != caKey || !verifySignature(ca, env.signature, env.signedMessage(env.signingInput(value))) {
 		return nil, refuse("bad-signature", "signature")
 	}
 	var body announcementBody

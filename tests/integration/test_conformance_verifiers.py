@@ -5,8 +5,10 @@ github.com/hamba/avro from the Go module proxy).
 Each must reach every vector's expected outcome (accept or refuse with the right reason, the same
 signing input, the unsealed plaintext, the same decoded JSON), and must notice when an expected
 outcome is wrong (a kit with two falsified expectations makes each verifier fail on exactly
-those). Builds are cached: Go's build cache and a binary under the project cache, Maven's local
-repository and its incremental `target/`; a warm run takes a few seconds.
+those). Each verifier's own unit tests (batch-signature proofs against RFC 9162: `go test` in
+conformance/go, JUnit run by `mvn package` in conformance/java) pass too. Builds are cached: Go's
+build and test caches and a binary under the project cache, Maven's local repository and its
+incremental `target/`; a warm run takes a few seconds.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import json
 import os
 import shutil
 import subprocess
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -99,6 +102,23 @@ def _check_catches_a_wrong_expectation(run: Runner, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stdout + done.stderr
     failed = sorted(line.split(":")[0] for line in done.stdout.splitlines() if line[:4] == "FAIL")
     assert failed == ["FAIL revoked key", "FAIL signed declaration"]
+
+
+def test_the_go_verifiers_own_tests_pass() -> None:
+    go = shutil.which("go")
+    assert go is not None, "the Go toolchain is missing: run scripts/ensure-system-deps.sh"
+    out = _run([go, "test", "-v", "."], KIT / "go")  # cached by Go when nothing changed
+    passed = [line for line in out.splitlines() if line.startswith("--- PASS")]
+    assert len(passed) >= 5, out
+    assert "--- FAIL" not in out, out
+
+
+def test_the_java_verifiers_own_tests_pass(java_verifier: Runner) -> None:
+    # `mvn package` (the fixture) runs them and fails the build on a failure; this says how many
+    reports = sorted((KIT / "java" / "target" / "surefire-reports").glob("TEST-*.xml"))
+    suites = [ElementTree.parse(report).getroot() for report in reports]
+    assert sum(int(suite.get("tests", "0")) for suite in suites) >= 5, reports
+    assert all(suite.get("failures") == "0" and suite.get("errors") == "0" for suite in suites)
 
 
 def test_the_go_verifier_passes_every_vector(go_verifier: Runner) -> None:

@@ -64,7 +64,8 @@ import org.apache.avro.io.DecoderFactory;
 
 /**
  * An independent verifier of the ILSTC corridor wire format, written from docs/signing.md: envelope
- * parsing (section 2), the signed header list and signing input (3), verification in order (4),
+ * parsing (section 2), the signed header list and signing input (3), batch signatures (envelope
+ * v3, {@link BatchProof}), verification in order (4),
  * key announcements (5), unsealing (7), and the Avro decoding of the plaintext. JDK crypto only;
  * Avro by Apache Avro Java. Usage: {@code java -cp ... org.ilstc.conformance.Verifier <repo root> [vectors.json]}.
  */
@@ -113,21 +114,22 @@ public final class Verifier {
   // ------------------------------------------------------------ section 2: the envelope
 
   static final class Envelope {
-    int version = 1;
+    int version = 1; // 1, 2, or 3 (v2 + ce_sigproof: a batch signature)
     final TreeMap<String, byte[]> covered = new TreeMap<>(); // sorted by name (ASCII)
     final Map<String, String> attrs = new HashMap<>();
     byte[] signature;
     Instant time;
     byte[] sealEpk;
+    BatchProof proof; // v3 only
 
     byte[] signingInput(byte[] value) throws Exception {
       ByteArrayOutputStream out = new ByteArrayOutputStream();
       out.writeBytes(
-          (version == 2 ? "ilstc-ce-signature-v2\n" : "ilstc-ce-signature-v1\n")
+          (version >= 2 ? "ilstc-ce-signature-v2\n" : "ilstc-ce-signature-v1\n") // v3 leaf: v2
               .getBytes(StandardCharsets.US_ASCII));
       for (Map.Entry<String, byte[]> header : covered.entrySet()) {
         out.writeBytes((header.getKey() + "=").getBytes(StandardCharsets.US_ASCII));
-        if (version == 2 && header.getKey().equals("ce_time")) { // v2 signs the instant (3.2)
+        if (version >= 2 && header.getKey().equals("ce_time")) { // v2 signs the instant (3.2)
           out.writeBytes(WRITER_TIME.format(time).getBytes(StandardCharsets.US_ASCII));
         } else {
           out.writeBytes(header.getValue());
@@ -137,6 +139,11 @@ public final class Verifier {
       String digest = HEX.formatHex(MessageDigest.getInstance("SHA-256").digest(value));
       out.writeBytes(("value-sha256=" + digest + "\n").getBytes(StandardCharsets.US_ASCII));
       return out.toByteArray();
+    }
+
+    /** What ce_signature signs: the signing input (v1, v2) or the v3 batch root message. */
+    byte[] signedMessage(byte[] signingInput) {
+      return proof == null ? signingInput : proof.rootMessageFor(signingInput);
     }
   }
 
@@ -249,6 +256,10 @@ public final class Verifier {
     Envelope env = new Envelope();
     List<String> names = new ArrayList<>();
     byte[] listing = collected.get("ce_sigheaders");
+    byte[] proofText = collected.get("ce_sigproof");
+    if (proofText != null && listing == null) {
+      throw malformed("ce_sigproof without ce_sigheaders (a v1 record)");
+    }
     if (listing != null) {
       env.version = 2;
       String[] listed = new String(listing, StandardCharsets.ISO_8859_1).split(",", -1);
@@ -257,7 +268,9 @@ public final class Verifier {
         if (name.isEmpty() || (i > 0 && listed[i - 1].compareTo(name) >= 0)) {
           throw malformed("ce_sigheaders not sorted, repeated or empty name");
         }
-        if (name.equals("ce_signature") || name.equals("ce_sigheaders")) {
+        if (name.equals("ce_signature")
+            || name.equals("ce_sigheaders")
+            || name.equals("ce_sigproof")) {
           throw malformed("ce_sigheaders lists " + name);
         }
         if (!collected.containsKey(name)) {
@@ -285,6 +298,11 @@ public final class Verifier {
       env.attrs.put(name, new String(collected.get(name), StandardCharsets.UTF_8));
     }
     checkValue("ce_signature", collected.get("ce_signature"));
+    if (proofText != null) {
+      checkValue("ce_sigproof", proofText);
+      env.proof = BatchProof.parse(new String(proofText, StandardCharsets.UTF_8));
+      env.version = 3;
+    }
     Map<String, String> a = env.attrs;
     if (!a.get("ce_specversion").equals("1.0")) {
       throw malformed("ce_specversion");
@@ -295,7 +313,7 @@ public final class Verifier {
     if (a.containsKey("ce_recipient") && !NODE_ID.matcher(a.get("ce_recipient")).matches()) {
       throw malformed("ce_recipient");
     }
-    if (env.version == 2
+    if (env.version >= 2
         && a.containsKey("ce_dataschema")
         && !URI.matcher(a.get("ce_dataschema")).matches()) {
       throw malformed("ce_dataschema is not an absolute URI");
@@ -490,7 +508,8 @@ public final class Verifier {
     return out;
   }
 
-  record Accepted(String sender, byte[] input, byte[] plain) {}
+  /** {@code input}: the signing input (v3: the leaf); {@code signed}: what the key signed. */
+  record Accepted(String sender, byte[] input, byte[] signed, byte[] plain) {}
 
   /** Checks one record; {@code appended} is the broker's append time (null when unknown). */
   Accepted verify(List<Header> headers, byte[] value, Instant appended) throws Exception {
@@ -527,8 +546,9 @@ public final class Verifier {
       throw new Refusal("revoked", "revoked");
     }
     byte[] input = env.signingInput(value);
+    byte[] signed = env.signedMessage(input);
     if (!env.attrs.get("ce_sigalg").equals(key.sigalg())
-        || !verifySignature(cert.getPublicKey(), env.signature, input)) {
+        || !verifySignature(cert.getPublicKey(), env.signature, signed)) {
       throw new Refusal("bad-signature", "signature");
     }
     if (!receiver.equals(env.attrs.get("ce_recipient"))) {
@@ -544,7 +564,7 @@ public final class Verifier {
       throw new Refusal("replay", "seen");
     }
     byte[] plain = env.sealEpk == null ? value : unseal(env, sender, value);
-    return new Accepted(sender, input, plain);
+    return new Accepted(sender, input, signed, plain);
   }
 
   static Instant max(Instant a, Instant b) {
@@ -670,7 +690,8 @@ public final class Verifier {
       throw new Refusal("source-mismatch", "another CA's URN");
     }
     if (!env.attrs.get("ce_sigalg").equals(keyAlgorithm(ca.getPublicKey()))
-        || !verifySignature(ca.getPublicKey(), env.signature, env.signingInput(value))) {
+        || !verifySignature(
+            ca.getPublicKey(), env.signature, env.signedMessage(env.signingInput(value)))) {
       throw new Refusal("bad-signature", "signature");
     }
     JsonNode body;
