@@ -5,10 +5,13 @@ The record value is the event data; the attributes travel as UTF-8 headers `ce_<
 `ce_keyid`, `ce_signature`, `ce_sigheaders` (envelope v2: the names of the headers the signature
 covers), `ce_recipient`, and `ce_sealalg`, `ce_sealkeyid`, `ce_sealepk` for sealed values.
 
-Two envelope versions verify (docs/signing.md, sections 2-3):
-- v2 (written): `ce_sigheaders` lists the covered headers; every header this project defines must
-  be listed when present, so a relay may add unsigned extensions (CloudEvents middleware adds
-  `ce_partitionkey`) without breaking the signature, and nothing the receiver acts on is unsigned.
+Three envelope versions verify (docs/signing.md, sections 2-3):
+- v2 (written per record): `ce_sigheaders` lists the covered headers; every header this project
+  defines must be listed when present, so a relay may add unsigned extensions (CloudEvents
+  middleware adds `ce_partitionkey`) without breaking the signature, and nothing the receiver acts
+  on is unsigned.
+- v3 (written in batches): v2 plus `ce_sigproof`, the record's inclusion proof in a Merkle tree
+  over the signing inputs of a batch; `ce_signature` signs the batch's root message (section 3.3).
 - v1 (records of older nodes, no `ce_sigheaders`): the signature covers every `ce_*` header.
 
 Parsing is strict and total: whatever the headers are, the result is an `Envelope` or a
@@ -28,6 +31,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import NamedTuple
 
 from broker.errors import SignatureError
+from broker.signing import merkle
 from broker.signing.algorithms import Signer
 from broker.signing.identity import is_node_id
 from broker.signing.reasons import ConfigCode, Reason, config_error
@@ -43,10 +47,14 @@ CE_PREFIX = "ce_"
 CONTENT_TYPE = "content-type"
 SIGNATURE_HEADER = "ce_signature"
 SIGNED_HEADERS = "ce_sigheaders"
-ENVELOPE_VERSION = 2  # what build_envelope writes
+PROOF_HEADER = "ce_sigproof"  # v3: never covered, like ce_signature
+ENVELOPE_VERSION = 2  # what build_envelope writes; sign_batch makes v3 records of it
 # First line of every signing input: a signature made for this format means nothing elsewhere.
 SIGNING_INPUT_MAGIC = b"ilstc-ce-signature-v2\n"
 SIGNING_INPUT_MAGIC_V1 = b"ilstc-ce-signature-v1\n"
+# First line of a batch's root message (what a v3 signature signs).
+ROOT_MESSAGE_MAGIC = b"ilstc-ce-batch-v1\n"
+MAX_BATCH = merkle.MAX_TREE_SIZE
 
 MAX_HEADERS = 64
 MAX_HEADER_VALUE_BYTES = 1024
@@ -61,7 +69,7 @@ _SEAL_HEADERS = frozenset({"ce_sealalg", "ce_sealkeyid", "ce_sealepk"})
 _KNOWN = frozenset(
     {*_REQUIRED, *_SEAL_HEADERS, "ce_subject", "ce_dataschema", "ce_recipient", CONTENT_TYPE}
 )
-_KNOWN_HEADERS = _KNOWN | {SIGNATURE_HEADER, SIGNED_HEADERS}
+_KNOWN_HEADERS = _KNOWN | {SIGNATURE_HEADER, SIGNED_HEADERS, PROOF_HEADER}
 _REQUIRED_HEADERS = frozenset({*_REQUIRED, CONTENT_TYPE})
 # No C0 control characters or DEL in values (so no CR/LF: the signing input needs no escaping).
 _CONTROL_BYTES = bytes(range(0x20)) + b"\x7f"
@@ -80,6 +88,8 @@ _MAX_CACHED_LISTINGS = 256
 _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 # RFC 3986 absolute URI: a scheme, ":", then visible ASCII (no spaces, no fragment-only forms).
 _ABSOLUTE_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[!-~]+")
+# ce_sigproof = index ";" size ";" path (base64); numbers checked for leading zeros apart.
+_PROOF = re.compile(rb"([0-9]{1,5});([0-9]{1,5});([A-Za-z0-9+/=]*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +99,32 @@ class Seal:
     algorithm: str
     key_id: str  # the recipient's sealing key id
     ephemeral_key: bytes  # the sender's one-time X25519 public key, 32 raw bytes
+
+
+class BatchProof(NamedTuple):
+    """A v3 record's place in its batch (`ce_sigproof`): leaf `leaf_index` of a tree of
+    `tree_size`, and the inclusion proof `path` (RFC 9162 section 2.1.3.1), exactly as long as
+    it must be."""
+
+    leaf_index: int
+    tree_size: int
+    path: tuple[bytes, ...]
+
+    def root_message(self, signing_input: bytes) -> bytes:
+        """The root message (section 3.3) this proof leads to from the record's signing input."""
+        leaf = merkle.leaf_hash(signing_input)
+        size = self.tree_size
+        return root_message(size, merkle.root_from_proof(self.leaf_index, size, leaf, self.path))
+
+    def header(self) -> bytes:
+        """The `ce_sigproof` value."""
+        path = binascii.b2a_base64(b"".join(self.path), newline=False)
+        return b"%d;%d;%s" % (self.leaf_index, self.tree_size, path)
+
+
+def root_message(size: int, root: bytes) -> bytes:
+    """What a batch signature signs: `ilstc-ce-batch-v1`, `tree-size=`, `root-sha256=` lines."""
+    return b"%stree-size=%d\nroot-sha256=%s\n" % (ROOT_MESSAGE_MAGIC, size, root.hex().encode())
 
 
 class Envelope(NamedTuple):
@@ -113,18 +149,33 @@ class Envelope(NamedTuple):
     signature: bytes  # b"" until signed
     attributes: tuple[Header, ...]  # the covered headers, sorted by name, bytes as received
     signed_lines: bytes  # `name=value\n` for each of `attributes` (v2: ce_time canonical)
-    version: int  # 2, or 1 for a record without ce_sigheaders
+    version: int  # 2; 3 with a batch proof; 1 for a record without ce_sigheaders
+    proof: BatchProof | None = None  # v3 only
 
     def signing_input(self, value: bytes) -> bytes:
+        """The record's signing input (v3: the leaf data of its batch's tree, as v2 signs it)."""
         digest = hashlib.sha256(value).hexdigest().encode("ascii")
-        magic = SIGNING_INPUT_MAGIC if self.version == 2 else SIGNING_INPUT_MAGIC_V1
+        magic = SIGNING_INPUT_MAGIC_V1 if self.version == 1 else SIGNING_INPUT_MAGIC
         return b"".join((magic, self.signed_lines, b"value-sha256=", digest, b"\n"))
+
+    def signed_message(self, value: bytes) -> bytes:
+        """The bytes `signature` must sign: the signing input, or for v3 the root message its
+        proof leads to."""
+        if self.proof is None:
+            return self.signing_input(value)
+        return self.proof.root_message(self.signing_input(value))
 
     def __repr__(self) -> str:  # the raw bytes would only repeat the typed fields
         return (
             f"Envelope(v{self.version}, id={self.id!r}, source={self.source!r}, "
             f"type={self.type!r}, time={self.time.isoformat()!r}, recipient={self.recipient!r}, "
-            f"keyid={self.keyid!r}, sealed={self.seal is not None})"
+            f"keyid={self.keyid!r}, sealed={self.seal is not None}"
+            + (
+                ""
+                if self.proof is None
+                else f", leaf={self.proof.leaf_index}/{self.proof.tree_size}"
+            )
+            + ")"
         )
 
 
@@ -172,7 +223,7 @@ def _listed(listing: bytes) -> tuple[str, ...]:
         raise _malformed(f"header {SIGNED_HEADERS} is not a list of header names") from None
     if names != sorted(set(names)) or "" in names:
         raise _malformed(f"header {SIGNED_HEADERS} is not sorted, or repeats a name")
-    for name in (SIGNATURE_HEADER, SIGNED_HEADERS):
+    for name in (SIGNATURE_HEADER, SIGNED_HEADERS, PROOF_HEADER):
         if name in names:
             raise _malformed(f"header {SIGNED_HEADERS} lists {name}")
     if len(_LISTINGS) >= _MAX_CACHED_LISTINGS:  # bounded: a hostile sender cannot grow it
@@ -282,12 +333,49 @@ def _line_prefix(name: str) -> bytes:
     return _LINE_PREFIX.get(name) or name.encode("ascii") + b"="
 
 
+def _proof(encoded: bytes) -> BatchProof:
+    """Parse `ce_sigproof`: every rule of section 3.3, the path length included, before any
+    hashing."""
+    _check_size(PROOF_HEADER, encoded)
+    match = _PROOF.fullmatch(encoded)
+    if match is None:
+        raise _malformed(f"header {PROOF_HEADER} is not <index>;<size>;<base64 path>")
+    index_text, size_text, path_text = match.groups()
+    for number in (index_text, size_text):
+        if len(number) > 1 and number.startswith(b"0"):
+            raise _malformed(f"header {PROOF_HEADER} has a number with a leading zero")
+    index, size = int(index_text), int(size_text)
+    if not 1 <= size <= MAX_BATCH:
+        raise _malformed(f"header {PROOF_HEADER}: tree size {size} is not in 1..{MAX_BATCH}")
+    if index >= size:
+        raise _malformed(f"header {PROOF_HEADER}: index {index} is not below tree size {size}")
+    path = _base64(PROOF_HEADER, path_text)
+    count, rest = divmod(len(path), merkle.HASH_BYTES)
+    if rest:
+        raise _malformed(f"header {PROOF_HEADER}: path of {len(path)} bytes, not 32-byte hashes")
+    needed = merkle.proof_length(index, size)
+    if count != needed:
+        raise _malformed(
+            f"header {PROOF_HEADER}: path holds {count} hashes, "
+            f"leaf {index} of a tree of {size} needs {needed}"
+        )
+    hashes = tuple(path[i : i + merkle.HASH_BYTES] for i in range(0, len(path), merkle.HASH_BYTES))
+    return BatchProof(index, size, hashes)
+
+
 def _parse(headers: Sequence[Header]) -> Envelope:
     collected = _collect(headers)
     signature = collected.pop(SIGNATURE_HEADER, None)
     if signature is not None:
         _check_size(SIGNATURE_HEADER, signature)
+    encoded_proof = collected.pop(PROOF_HEADER, None)
+    if encoded_proof is not None and SIGNED_HEADERS not in collected:
+        raise _malformed(f"header {PROOF_HEADER} on a v1 record (no {SIGNED_HEADERS})")
     version, covered = _covered(collected)
+    proof = None
+    if encoded_proof is not None:
+        proof = _proof(encoded_proof)
+        version = 3
     sizes = [len(value) for value in covered.values()]
     if min(sizes) < 1 or max(sizes) > MAX_HEADER_VALUE_BYTES:
         for name, value in covered.items():
@@ -309,12 +397,12 @@ def _parse(headers: Sequence[Header]) -> Envelope:
     if recipient is not None and not is_node_id(recipient):
         raise _malformed("header ce_recipient is not a node id")
     dataschema = attrs.get("ce_dataschema")
-    if version == 2 and dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
+    if version > 1 and dataschema is not None and _ABSOLUTE_URI.fullmatch(dataschema) is None:
         raise _malformed("header ce_dataschema is not an absolute URI")
     attributes = tuple(sorted(covered.items()))
     time = _time(attrs["ce_time"])
     signed = attributes
-    if version == 2 and _CANONICAL_TIME.fullmatch(covered["ce_time"]) is None:
+    if version > 1 and _CANONICAL_TIME.fullmatch(covered["ce_time"]) is None:
         # v2 signs the instant, not its spelling (docs/signing.md section 3.2)
         canonical = format_time(time).encode("ascii")
         signed = tuple((n, canonical if n == "ce_time" else v) for n, v in attributes)
@@ -338,6 +426,7 @@ def _parse(headers: Sequence[Header]) -> Envelope:
         attributes=attributes,
         signed_lines=b"".join([_line_prefix(name) + value + b"\n" for name, value in signed]),
         version=version,
+        proof=proof,
     )
 
 
@@ -412,3 +501,56 @@ def sign_message(envelope: Envelope, value: bytes, signer: Signer) -> list[Heade
         )
     signature = signer.sign(envelope.signing_input(value))
     return [*envelope.attributes, (SIGNATURE_HEADER, base64.b64encode(signature))]
+
+
+class Batch(NamedTuple):
+    """A batch before its one signature: the root message to sign, and each record's proof."""
+
+    message: bytes
+    proofs: tuple[BatchProof, ...]
+
+
+def batch_of(items: Sequence[tuple[Envelope, bytes]]) -> Batch:
+    """The Merkle tree over the signing inputs of unsigned v2 `(envelope, value)` pairs: 1 to
+    `MAX_BATCH` of them, all for one recipient (docs/signing.md section 3.3: a proof shows its
+    siblings' hashes, which must say nothing about records for anybody else)."""
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise config_error(ConfigCode.BAD_ARGUMENT, len(items), f"a batch holds 1 to {MAX_BATCH}")
+    recipients = {envelope.recipient for envelope, _ in items}
+    if len(recipients) != 1 or None in recipients:
+        raise config_error(
+            ConfigCode.BAD_ARGUMENT,
+            ", ".join(sorted(str(r) for r in recipients)),
+            "a batch holds records for one recipient",
+        )
+    if any(envelope.version != ENVELOPE_VERSION for envelope, _ in items):
+        raise config_error(ConfigCode.BAD_ARGUMENT, "batch", "only unsigned v2 envelopes batch")
+    tree = merkle.MerkleTree([merkle.leaf_hash(e.signing_input(v)) for e, v in items])
+    size = tree.size
+    proofs = tuple(BatchProof(index, size, tree.proof(index)) for index in range(size))
+    return Batch(root_message(size, tree.root), proofs)
+
+
+def batch_headers(
+    items: Sequence[tuple[Envelope, bytes]], batch: Batch, signature: bytes
+) -> list[list[Header]]:
+    """The v3 headers of each record of `batch`, given the signature of its root message."""
+    encoded = base64.b64encode(signature)
+    return [
+        [*envelope.attributes, (SIGNATURE_HEADER, encoded), (PROOF_HEADER, proof.header())]
+        for (envelope, _), proof in zip(items, batch.proofs, strict=True)
+    ]
+
+
+def sign_batch(items: Sequence[tuple[Envelope, bytes]], signer: Signer) -> list[list[Header]]:
+    """Sign unsigned v2 `(envelope, value)` pairs with one signature (envelope v3); returns the
+    Kafka headers of each, in order. Every record verifies on its own."""
+    for envelope, _ in items:
+        if (envelope.keyid, envelope.sigalg) != (signer.key_id, signer.sigalg):
+            raise config_error(
+                ConfigCode.BAD_ARGUMENT,
+                envelope.keyid,
+                "envelope names another key than the signer",
+            )
+    batch = batch_of(items)
+    return batch_headers(items, batch, signer.sign(batch.message))

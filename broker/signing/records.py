@@ -2,7 +2,10 @@
 
 - declarations and receipts, node to node: the value (framed Avro) is sealed to the recipient
   when asked, then signed; record key = the subject (declaration reference, or the referenced
-  message id for a receipt), so a receiver can check the key against the signed `ce_subject`;
+  message id for a receipt), so a receiver can check the key against the signed `ce_subject`.
+  One at a time (`declaration_record`, `receipt_record`: envelope v2, one signature each), or in
+  batches for one recipient (`declaration_draft`/`receipt_draft`, then `sign_batch`: envelope v3,
+  one signature over a Merkle root, each record still verifiable alone);
 - key announcements (certificate, revocation) on the keys topic, signed by a national CA;
 - signed directory entries: canonical JSON on a compacted topic, any signer (the corridor
   directory uses them the way the key directory uses announcements).
@@ -15,7 +18,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -23,15 +26,20 @@ from cryptography import x509
 
 from broker.signing import algorithms
 from broker.signing.algorithms import Signer
+from broker.signing.envelope import MAX_BATCH as MAX_BATCH  # re-exported for sign_batch callers
 from broker.signing.envelope import (
     TYPE_DECLARATION,
     TYPE_KEY_ANNOUNCEMENT,
     TYPE_RECEIPT,
+    Envelope,
     Header,
     Seal,
     build_envelope,
     format_time,
     sign_message,
+)
+from broker.signing.envelope import (
+    sign_batch as sign_envelopes,
 )
 from broker.signing.pki import CertificateAuthority, certificate_pem
 from broker.signing.reasons import ConfigCode, config_error
@@ -55,6 +63,14 @@ class SignedRecord(NamedTuple):
     key: bytes
     value: bytes
     headers: tuple[Header, ...]
+
+
+class Draft(NamedTuple):
+    """An unsigned record (sealed already if asked): what `sign_batch` signs with others."""
+
+    key: bytes
+    value: bytes
+    envelope: Envelope  # unsigned v2
 
 
 class Signatory(Protocol):
@@ -105,7 +121,7 @@ def signed_record(
     return SignedRecord(key, value, tuple(sign_message(envelope, value, signatory.signer)))
 
 
-def _node_message(
+def _node_draft(
     sender: Sender,
     *,
     type: str,
@@ -116,24 +132,88 @@ def _node_message(
     time: datetime,
     dataschema: str,
     seal_to: NodeKey | None,
-) -> SignedRecord:
+) -> Draft:
     seal = None
     if seal_to is not None:  # seal, then sign: the signature covers the ciphertext
         value, seal = seal_value(
             value, sender=sender.node_id, recipient=seal_to, message_id=message_id
         )
-    return signed_record(
-        sender,
-        type=type,
+    envelope = build_envelope(
         message_id=message_id,
+        source=sender.source,
+        type=type,
         time=time,
         content_type=AVRO,
-        value=value,
-        key=subject.encode("utf-8"),
+        signer=sender.signer,
         subject=subject,
         dataschema=dataschema,
         recipient=recipient,
         seal=seal,
+    )
+    return Draft(subject.encode("utf-8"), value, envelope)
+
+
+def _signed(sender: Signatory, draft: Draft) -> SignedRecord:
+    headers = sign_message(draft.envelope, draft.value, sender.signer)
+    return SignedRecord(draft.key, draft.value, tuple(headers))
+
+
+def sign_batch(sender: Signatory, drafts: Sequence[Draft]) -> list[SignedRecord]:
+    """Sign 1 to `MAX_BATCH` drafts for ONE recipient with one signature (envelope v3, docs/
+    signing.md section 3.3); the records come back in the order of `drafts`.
+
+    Only for recipients whose directory entry says `envelope >= 3`; others get `*_record`."""
+    signed = sign_envelopes([(d.envelope, d.value) for d in drafts], sender.signer)
+    return [SignedRecord(d.key, d.value, tuple(h)) for d, h in zip(drafts, signed, strict=True)]
+
+
+def declaration_draft(
+    sender: Sender,
+    *,
+    value: bytes,
+    message_id: str,
+    reference: str,
+    recipient: str,
+    time: datetime,
+    dataschema: str,
+    seal_to: NodeKey | None = None,
+) -> Draft:
+    """An unsigned declaration for `sign_batch` (arguments as `declaration_record`)."""
+    return _node_draft(
+        sender,
+        type=TYPE_DECLARATION,
+        value=value,
+        message_id=message_id,
+        subject=reference,
+        recipient=recipient,
+        time=time,
+        dataschema=dataschema,
+        seal_to=seal_to,
+    )
+
+
+def receipt_draft(
+    sender: Sender,
+    *,
+    value: bytes,
+    message_id: str,
+    referenced_message_id: str,
+    recipient: str,
+    time: datetime,
+    dataschema: str,
+    seal_to: NodeKey | None = None,
+) -> Draft:
+    """An unsigned receipt for `sign_batch` (arguments as `receipt_record`)."""
+    return _node_draft(
+        sender,
+        type=TYPE_RECEIPT,
+        value=value,
+        message_id=message_id,
+        subject=referenced_message_id,
+        recipient=recipient,
+        time=time,
+        dataschema=dataschema,
+        seal_to=seal_to,
     )
 
 
@@ -149,17 +229,17 @@ def declaration_record(
     seal_to: NodeKey | None = None,
 ) -> SignedRecord:
     """A declaration (framed Avro `value`) for `recipient`, sealed to `seal_to` if given."""
-    return _node_message(
+    draft = declaration_draft(
         sender,
-        type=TYPE_DECLARATION,
         value=value,
         message_id=message_id,
-        subject=reference,
+        reference=reference,
         recipient=recipient,
         time=time,
         dataschema=dataschema,
         seal_to=seal_to,
     )
+    return _signed(sender, draft)
 
 
 def receipt_record(
@@ -174,17 +254,17 @@ def receipt_record(
     seal_to: NodeKey | None = None,
 ) -> SignedRecord:
     """A receipt (framed Avro `value`) about `referenced_message_id`, back to its sender."""
-    return _node_message(
+    draft = receipt_draft(
         sender,
-        type=TYPE_RECEIPT,
         value=value,
         message_id=message_id,
-        subject=referenced_message_id,
+        referenced_message_id=referenced_message_id,
         recipient=recipient,
         time=time,
         dataschema=dataschema,
         seal_to=seal_to,
     )
+    return _signed(sender, draft)
 
 
 def canonical_json(body: Mapping[str, object]) -> bytes:

@@ -12,6 +12,7 @@
   source-mismatch                ce_source is another node of the same country
   revoked                        key revoked at or before the judged time
   bad-signature                  ce_sigalg is not the key's algorithm, or the signature fails
+                                 (v3: over the root message the record's proof leads to)
   wrong-recipient                ce_recipient is not this node
   clock-skew                     ce_time later than now + allowed skew
   too-old                        ce_time earlier than now - max_age (max_age = replay retention
@@ -24,6 +25,11 @@ allowed skew (the append time capped at the receiver's clock). The sender choose
 does not choose when Kafka appended its record (inbox topics use LogAppendTime), so a key that
 expired or was revoked cannot sign new records by backdating ce_time beyond the allowed skew.
 
+A v3 (batch-signed) record's signature signs its batch's root message: each record is checked
+in full, but a root message that verified before under the same key with the same signature is
+not verified again (`RootCache`: bounded, remembers successes only), so a batch of N records
+costs one signature verification and N short hash paths.
+
 Accepting is two-step, so that a crash between verify and delivery loses nothing: `verify`
 reserves the id in memory (a duplicate arriving meanwhile is a `replay`), the runtime delivers,
 then calls `mark_accepted` (the id goes to the durable store) or `release` (delivery failed; the
@@ -33,6 +39,7 @@ re-consumed record verifies again, which is what at-least-once delivery needs.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -47,6 +54,37 @@ from broker.signing.reasons import ConfigCode, Reason, config_error
 from broker.signing.replay import ReplayStore
 
 DEFAULT_ALLOWED_SKEW = timedelta(minutes=5)
+DEFAULT_ROOT_CACHE = 4096  # verified batch roots remembered (a batch is up to 1024 records)
+
+
+class RootCache:
+    """(key id, root message, signature) triples that verified, the least recently used dropped
+    first beyond `capacity`. Only successes go in: a failed signature is checked again each time,
+    so a sender making each record its own batch pays one verification per record, as v2 does."""
+
+    __slots__ = ("_capacity", "_verified")
+
+    def __init__(self, capacity: int = DEFAULT_ROOT_CACHE) -> None:
+        if capacity < 1:
+            raise config_error(ConfigCode.BAD_ARGUMENT, capacity, "root cache needs capacity >= 1")
+        self._capacity = capacity
+        self._verified: OrderedDict[tuple[str, bytes, bytes], None] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+    def verify(
+        self, key_id: str, key: algorithms.VerifyingKey, signature: bytes, message: bytes
+    ) -> None:
+        """Raise `SignatureError(bad-signature)` unless `signature` signs `message` under `key`."""
+        entry = (key_id, message, signature)
+        if entry in self._verified:
+            self._verified.move_to_end(entry)
+            return
+        algorithms.verify(key, signature, message)
+        self._verified[entry] = None
+        if len(self._verified) > self._capacity:
+            self._verified.popitem(last=False)
 
 
 class VerifiedMessage(NamedTuple):
@@ -72,6 +110,7 @@ class Verifier:
         replay: ReplayStore,
         clock: Clock,
         allowed_skew: timedelta = DEFAULT_ALLOWED_SKEW,
+        roots: RootCache | None = None,
     ) -> None:
         if replay.retention <= 2 * allowed_skew:
             raise config_error(
@@ -86,6 +125,7 @@ class Verifier:
         self._clock = clock
         self._allowed_skew = allowed_skew
         self._in_flight: set[str] = set()
+        self._roots = RootCache() if roots is None else roots
 
     def verify(
         self, headers: Sequence[Header], value: bytes, *, appended_at: datetime | None = None
@@ -122,7 +162,11 @@ class Verifier:
             raise SignatureError(
                 Reason.BAD_SIGNATURE, f"key is {key.sigalg}, not {envelope.sigalg}"
             )
-        algorithms.verify(key.public_key, envelope.signature, envelope.signing_input(value))
+        if envelope.proof is None:
+            algorithms.verify(key.public_key, envelope.signature, envelope.signing_input(value))
+        else:  # v3: the root message its proof leads to, verified once per batch
+            message = envelope.signed_message(value)
+            self._roots.verify(key.key_id, key.public_key, envelope.signature, message)
         if envelope.recipient != self.node_id:
             raise SignatureError(
                 Reason.WRONG_RECIPIENT, f"addressed to {envelope.recipient}, not {self.node_id}"
