@@ -943,6 +943,11 @@ func check(v *verifier, s *schemas, kind string, headers []header, value, record
 	if got.sender != expected["sender"] || !bytes.Equal(got.input, input) || !bytes.Equal(got.plain, plain) {
 		return "sender, signing input or plaintext differ"
 	}
+	if text, ok := expected["root_message_base64"].(string); ok { // v3: what the key signed
+		if root, _ := base64.StdEncoding.DecodeString(text); !bytes.Equal(got.signed, root) {
+			return fmt.Sprintf("root message %q differs", got.signed)
+		}
+	}
 	decoded, err := s.decode(got.plain)
 	if err != nil {
 		return "decode: " + err.Error()

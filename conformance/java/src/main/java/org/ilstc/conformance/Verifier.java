@@ -865,6 +865,11 @@ public final class Verifier {
           || !Arrays.equals(got.plain(), b64.decode(expected.get("plaintext_base64").asText()))) {
         return "sender, signing input or plaintext differ";
       }
+      JsonNode rootMessage = expected.path("root_message_base64"); // v3: what the key signed
+      if (rootMessage.isTextual()
+          && !Arrays.equals(got.signed(), b64.decode(rootMessage.asText()))) {
+        return "root message differs: " + new String(got.signed(), StandardCharsets.US_ASCII);
+      }
       String decoded = canonical(decode(got.plain()));
       String wanted = canonical(expected.get("decoded"));
       if (!decoded.equals(wanted)) {
