@@ -41,14 +41,18 @@ from broker.model.receipt import Receipt, ReceiptStatus  # noqa: E402
 from broker.model.samples import sample_declaration  # noqa: E402
 from broker.signing.algorithms import ECDSA_P256_SHA256, Signer  # noqa: E402
 from broker.signing.envelope import (  # noqa: E402
+    PROOF_HEADER,
     SIGNATURE_HEADER,
     TYPE_DECLARATION,
     TYPE_RECEIPT,
+    Envelope,
     Header,
     Seal,
+    batch_headers,
+    batch_of,
     build_envelope,
     format_time,
-    sign_message,
+    parse_envelope,
     signing_input,
 )
 from broker.signing.pki import (  # noqa: E402
@@ -258,7 +262,7 @@ class Kit:
         return frame_single_object(version.fingerprint, write_body(version.schema, record))
 
     # ------------------------------------------------------------------ building blocks
-    def signed(
+    def unsigned(
         self,
         sender: str = "CN-CQ",
         *,
@@ -271,7 +275,7 @@ class Kit:
         seal: Seal | None = None,
         dataschema: str | None = None,
         subject: str | None = None,
-    ) -> tuple[list[Header], bytes]:
+    ) -> tuple[Envelope, bytes]:
         identity = self.pki.nodes[sender]
         value = self.declaration if value is None else value
         envelope = build_envelope(
@@ -286,11 +290,27 @@ class Kit:
             recipient=recipient,
             seal=seal,
         )
-        key = identity.signer.private_key
+        return envelope, value
+
+    def _sign(self, sender: str, data: bytes) -> bytes:
+        key = self.pki.nodes[sender].signer.private_key
         if isinstance(key, ec.EllipticCurvePrivateKey):  # RFC 6979: reproducible ECDSA
-            signature = key.sign(envelope.signing_input(value), DETERMINISTIC_ECDSA)
-            return [*envelope.attributes, (SIGNATURE_HEADER, base64.b64encode(signature))], value
-        return sign_message(envelope, value, identity.signer), value
+            return key.sign(data, DETERMINISTIC_ECDSA)
+        return key.sign(data)
+
+    def signed(self, sender: str = "CN-CQ", **attributes: Any) -> tuple[list[Header], bytes]:
+        """One record signed on its own (envelope v2); `attributes` as `unsigned`."""
+        envelope, value = self.unsigned(sender, **attributes)
+        signature = self._sign(sender, envelope.signing_input(value))
+        return [*envelope.attributes, (SIGNATURE_HEADER, base64.b64encode(signature))], value
+
+    def batch(
+        self, sender: str, records: Sequence[tuple[Envelope, bytes]]
+    ) -> list[tuple[list[Header], bytes]]:
+        """`records` signed as one batch (envelope v3, docs/signing.md section 3.3)."""
+        batch = batch_of(records)
+        signed = batch_headers(records, batch, self._sign(sender, batch.message))
+        return [(headers, value) for headers, (_, value) in zip(signed, records, strict=True)]
 
     def add(
         self,
@@ -335,6 +355,9 @@ class Kit:
             "plaintext_base64": _b64(plain),
             "decoded": decoded_json(schema, plain),
         }
+        envelope = parse_envelope(headers)
+        if envelope.proof is not None:  # v3: the signing input is the leaf; the key signed this
+            expected["root_message_base64"] = _b64(envelope.signed_message(value))
         key = dict(headers)["ce_subject"]
         self.add(
             name, "message", headers, value, expected, key=key, why=why, appended_at=appended_at
@@ -475,6 +498,7 @@ class Kit:
             "certificate-not-valid-at-time",
             "dated in CN-OLD's validity, appended months after it ended",
         )
+        self.batches(headers, value, legacy)
 
     def _refusals(self, headers: list[Header], value: bytes) -> None:
         pki = self.pki
@@ -636,6 +660,161 @@ class Kit:
             "verifies, but the seal context names another ce_id",
         )
 
+    def batches(self, single: list[Header], value: bytes, legacy: list[Header]) -> None:
+        """Envelope v3: batch-signed records, each verifiable alone, and the refusals."""
+        five = self.batch(
+            "CN-CQ", [self.unsigned(label=f"batch of 5, record {i}") for i in range(5)]
+        )
+        for index, why in (
+            (0, "leaf 0 of 5: the proof holds 3 hashes"),
+            (3, "leaf 3 of 5: 3 hashes, the last one the lone fifth leaf"),
+            (4, "leaf 4 of 5, the odd last leaf: carried up, its proof is 1 hash (MTH of 0..3)"),
+        ):
+            headers, _ = five[index]
+            self.accepted(
+                f"batch of 5, leaf {index}", headers, value, value, self.declaration_schema, why
+            )
+        ((one, _),) = self.batch("CN-CQ", [self.unsigned(label="batch of 1")])
+        self.accepted(
+            "batch of 1",
+            one,
+            value,
+            value,
+            self.declaration_schema,
+            "ce_sigproof 0;1; (no path): the root is the leaf hash",
+        )
+        thai = self.batch(
+            "TH-BKK", [self.unsigned("TH-BKK", label=f"ecdsa batch {i}") for i in range(3)]
+        )
+        self.accepted(
+            "ECDSA P-256 batch record",
+            thai[1][0],
+            value,
+            value,
+            self.declaration_schema,
+            "leaf 1 of 3; ecdsa-p256-sha256 over SHA-256(root message), DER (RFC 6979)",
+        )
+        receipt = self.unsigned(
+            label="batched receipt",
+            value=self.receipt,
+            type=TYPE_RECEIPT,
+            dataschema=self.receipt_schema.uri,
+            subject=_mid("declaration sent by LA-VTE"),
+        )
+        mixed = self.batch("CN-CQ", [self.unsigned(label="batched declaration"), receipt])
+        self.accepted(
+            "batch mixing a declaration and a receipt: the declaration",
+            mixed[0][0],
+            value,
+            value,
+            self.declaration_schema,
+            "leaf 0 of 2; records of one batch may have different types",
+        )
+        self.accepted(
+            "batch mixing a declaration and a receipt: the receipt",
+            mixed[1][0],
+            self.receipt,
+            self.receipt,
+            self.receipt_schema,
+            "leaf 1 of 2",
+        )
+        self._batch_refusals(five[3][0], single, value, legacy)
+
+    def _batch_refusals(
+        self, good: list[Header], single: list[Header], value: bytes, legacy: list[Header]
+    ) -> None:
+        proof = dict(good)[PROOF_HEADER]
+        path = proof.split(b";")[2]
+        hashes = base64.b64decode(path)
+        flipped = bytearray(hashes)
+        flipped[37] ^= 0x01
+        listing = dict(good)["ce_sigheaders"].split(b",")
+        malformed, bad = "malformed-envelope", "bad-signature"
+
+        def with_proof(text: bytes) -> list[Header]:
+            return _replace(good, PROOF_HEADER, text)
+
+        made_up = b"0;2;" + base64.b64encode(hashlib.sha256(b"made up").digest())
+        cases: list[tuple[str, list[Header], str, str]] = [
+            (
+                "batch: a path hash flipped",
+                with_proof(b"3;5;" + base64.b64encode(bytes(flipped))),
+                bad,
+                "one bit of the second hash of leaf 3's proof: another root",
+            ),
+            (
+                "batch: index changed",
+                with_proof(b"2;5;" + path),
+                bad,
+                "leaf 2 of 5 also takes 3 hashes, but they lead to another root",
+            ),
+            (
+                "batch: size changed",
+                with_proof(b"3;6;" + path),
+                bad,
+                "leaf 3 of 6 also takes 3 hashes; the root message names the size",
+            ),
+            (
+                "batch: a hash too many",
+                with_proof(b"3;5;" + base64.b64encode(hashes + hashes[:32])),
+                malformed,
+                "leaf 3 of 5 needs exactly 3 hashes, here 4",
+            ),
+            (
+                "batch: a hash too few",
+                with_proof(b"3;5;" + base64.b64encode(hashes[:64])),
+                malformed,
+                "leaf 3 of 5 needs exactly 3 hashes, here 2",
+            ),
+            (
+                "batch: ce_sigproof listed in ce_sigheaders",
+                _replace(
+                    good, "ce_sigheaders", b",".join(sorted([*listing, PROOF_HEADER.encode()]))
+                ),
+                malformed,
+                "like ce_signature, ce_sigproof is never covered",
+            ),
+            ("batch: tree size 0", with_proof(b"0;0;"), malformed, "size is 1 to 1024"),
+            (
+                "batch: tree size 1025",
+                with_proof(b"3;1025;" + path),
+                malformed,
+                "size is 1 to 1024",
+            ),
+            (
+                "batch: index not below size",
+                with_proof(b"5;5;" + path),
+                malformed,
+                "index 5 of a tree of 5",
+            ),
+            (
+                "batch: leading zero",
+                with_proof(b"03;5;" + path),
+                malformed,
+                "numbers are decimal without leading zeros",
+            ),
+            (
+                "batch: proof stripped",
+                _replace(good, PROOF_HEADER, None),
+                bad,
+                "without ce_sigproof it is a v2 record, and a root signature is no v2 signature",
+            ),
+            (
+                "batch: a made-up proof added to a v2 record",
+                [*single, (PROOF_HEADER, made_up)],
+                bad,
+                "a v2 signature signs ilstc-ce-signature-v2 bytes, never a root message",
+            ),
+            (
+                "batch: proof on a v1 record",
+                [*legacy, (PROOF_HEADER, b"0;1;")],
+                malformed,
+                "v3 is v2 + ce_sigproof: a record without ce_sigheaders has no proof",
+            ),
+        ]
+        for name, headers, code, why in cases:
+            self.refused(name, headers, value, code, why)
+
     def announcements(self) -> None:
         pki = self.pki
         china = pki.cas["CN"]
@@ -746,7 +925,7 @@ class Kit:
         }
         return {
             "comment": "ILSTC conformance vectors for docs/signing.md; see conformance/README.md",
-            "envelope_version": 2,
+            "envelope_version": 3,
             "context": self.context(),
             "node_keys": public,
             "vectors": self.vectors,

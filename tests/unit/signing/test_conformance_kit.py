@@ -70,6 +70,19 @@ def test_every_refusal_reason_of_the_verifier_has_a_vector() -> None:
     assert "malformed-announcement" in announced
 
 
+def test_batch_signatures_have_the_vectors_the_specification_lists() -> None:
+    """docs/signing.md section 3.3: the odd last leaf, a batch of one, ECDSA, mixed types."""
+    proofs = {
+        v["name"]: {n: base64.b64decode(h) for n, h in v["headers"]}.get("ce_sigproof")
+        for v in VECTORS
+        if v["expected"]["outcome"] == "accept" and "root_message_base64" in v["expected"]
+    }
+    leaves = {p.split(b";")[0] + b"/" + p.split(b";")[1] for p in proofs.values() if p}
+    assert leaves >= {b"0/5", b"3/5", b"4/5", b"0/1", b"1/3", b"0/2", b"1/2"}
+    refused = {v["name"] for v in VECTORS if v["name"].startswith("batch:")}
+    assert len(refused) == 13
+
+
 def test_published_fingerprints_are_those_of_the_schema_files() -> None:
     published = json.loads((ROOT / "conformance/fingerprints.json").read_text("utf-8"))["schemas"]
     schemas = {f"schemas/{v.path.name}": v for v in SchemaSet(ROOT / "schemas").all()}
@@ -130,6 +143,8 @@ def _outcome(vector: dict[str, Any]) -> dict[str, Any]:
         "outcome": "accept",
         "sender": message.sender,
         "signing_input": message.envelope.signing_input(value),
+        "signed_message": message.envelope.signed_message(value),
+        "version": message.envelope.version,
         "plaintext": plain,
         "decoded": generate.decoded_json(version, plain),
     }
@@ -147,5 +162,9 @@ def test_the_python_implementation_meets_every_vector(vector: dict[str, Any]) ->
     else:
         assert got["sender"] == expected["sender"]
         assert got["signing_input"] == base64.b64decode(expected["signing_input_base64"])
+        batched = "root_message_base64" in expected
+        assert got["version"] == 3 if batched else got["version"] in (1, 2)
+        if batched:  # v3: the signing input is the leaf, the key signed the root message
+            assert got["signed_message"] == base64.b64decode(expected["root_message_base64"])
         assert got["plaintext"] == base64.b64decode(expected["plaintext_base64"])
         assert got["decoded"] == expected["decoded"]
