@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import shutil
+import subprocess
 import uuid
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -344,3 +349,65 @@ def test_any_proof_header_parses_fully_checked_or_is_malformed(
     assert 0 <= parsed.leaf_index < parsed.tree_size <= MAX_BATCH
     assert len(parsed.path) == merkle.proof_length(parsed.leaf_index, parsed.tree_size)
     assert parsed.header() == proof
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "signing.md"
+KIT = Path(__file__).resolve().parents[3] / "conformance" / "vectors.json"
+
+
+def _worked_example() -> tuple[str, dict[str, Any], str]:
+    """Section 3.3's worked example, its vector, and the vector's sender's public key PEM."""
+    text = DOCS.read_text("utf-8")
+    start = text.index('#### Worked example (conformance vector "batch of 5, leaf 4")')
+    example = text[start : text.index("## 4. Verification", start)]
+    kit = json.loads(KIT.read_text("utf-8"))
+    (vector,) = [v for v in kit["vectors"] if v["name"] == "batch of 5, leaf 4"]
+    return example, vector, kit["node_keys"]["CN-CQ"]["public_key_pem"]
+
+
+def test_the_worked_example_of_the_documentation_is_the_vector() -> None:
+    example, vector, public_key = _worked_example()
+    headers = {name: base64.b64decode(value) for name, value in vector["headers"]}
+    leaf = base64.b64decode(vector["expected"]["signing_input_base64"])
+    message = base64.b64decode(vector["expected"]["root_message_base64"])
+    path = base64.b64decode(headers[PROOF_HEADER].split(b";")[2])
+    root = merkle.node_hash(path, merkle.leaf_hash(leaf))
+    assert message == root_message(5, root)
+    for shown in (
+        f"ce_signature: {headers[SIGNATURE_HEADER].decode()}",
+        f"ce_sigproof: {headers[PROOF_HEADER].decode()}",
+        f"leaf hash  {merkle.leaf_hash(leaf).hex()}",
+        f"path[0]    {path.hex()}",
+        f"root       {root.hex()}",
+        message.decode(),
+        public_key,
+        f"{len(leaf)}-byte v2 signing input",
+        f"Root message ({len(message)} bytes)",
+    ):
+        assert shown in example
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(
+    shutil.which("openssl") is None or shutil.which("xxd") is None, reason="needs openssl, xxd"
+)
+def test_the_worked_example_commands_verify_with_openssl(tmp_path: Path) -> None:
+    example, vector, _ = _worked_example()
+    script = example[example.index("```sh\n") + 6 :]
+    script = script[: script.index("```")]
+    signature = dict(vector["headers"])[SIGNATURE_HEADER]
+    script = script.replace("ECcoujxS...tDrMZZCQ==", base64.b64decode(signature).decode())
+    (tmp_path / "leaf.bin").write_bytes(
+        base64.b64decode(vector["expected"]["signing_input_base64"])
+    )
+    done = subprocess.run(
+        ["/bin/bash", "-e", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert "Signature Verified Successfully" in done.stdout, done.stderr
+    root = base64.b64decode(vector["expected"]["root_message_base64"])
+    assert (tmp_path / "root.bin").read_bytes() == root
