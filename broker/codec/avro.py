@@ -4,11 +4,13 @@ Writing: the model's `model_dump()` (done by pydantic-core in Rust) is already t
 field names are the schema's, enums are str, decimals are held at the schema scale, sequences are
 tuples. fastavro writes it with the schema's logical types.
 
-Reading: the body is first walked by `broker.codec.limits` (sizes and counts only, bounded work),
-then fastavro reads with decimals and UUIDs as their base types (see `schemas.py`), and the
-model validates the record like any other untrusted input, taking each decimal's unscaled bytes
-under the `DecimalInput.UNSCALED_BYTES` context (length-checked before any arithmetic). Every
-fastavro failure becomes a `CodecError` with the reason.
+Reading (`read_body`, the reference path): the body is first walked by `broker.codec.limits`
+(sizes and counts only, bounded work), then fastavro reads with decimals and UUIDs as their base
+types (see `schemas.py`), and the model validates the record like any other untrusted input,
+taking each decimal's unscaled bytes under the `DecimalInput.UNSCALED_BYTES` context
+(length-checked before any arithmetic). Every fastavro failure becomes a `CodecError` with the
+reason. Bodies of the latest schema are first offered to `compiled_reader`, a fast path that
+gives the same record or leaves the body to this one.
 """
 
 from __future__ import annotations

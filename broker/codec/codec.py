@@ -3,7 +3,9 @@
 Writes with the latest schema version of each kind; reads bytes written with any version it knows
 (single-object framing names the writer by fingerprint) or that the registry knows (Confluent
 framing names it by id), resolving them into the latest version. Decoded data is untrusted: it is
-size-capped, length-checked and validated by the model like any other input.
+size-capped, length-checked and validated by the model like any other input. Bodies written with
+the latest version are read by a compiled fast reader (`compiled_reader`) that checks the same
+caps inline; whatever it is unsure of goes through the reference path, which decides.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from broker.codec.avro import read_body, write_body
+from broker.codec.avro import Record, read_body, write_body
+from broker.codec.compiled_reader import CompiledReader, compile_reader
 from broker.codec.framing import (
     Framing,
     detect_framing,
@@ -58,6 +61,8 @@ class Codec:
         self._registry = registry
         self._registered_ids: dict[str, int] = {}  # by subject
         self._registry_writers: dict[int, CompiledSchema] = {}
+        # Fast readers of the latest schemas, compiled on first use (a few ms each).
+        self._compiled: dict[SchemaKind, CompiledReader | None] = {}
 
     def encode_declaration(self, declaration: Declaration, *, topic: str | None = None) -> bytes:
         """Framed Avro; `topic` (where the record goes) names the registry subject, if any."""
@@ -100,7 +105,9 @@ class Codec:
             )
         reader = self.schemas.latest(kind).schema
         writer, body = self._writer_and_body(kind, data)
-        record = read_body(body, writer, reader)
+        record = self._read_compiled(kind, writer, body) if writer is reader else None
+        if record is None:  # not read by the fast path: the reference path decides and says why
+            record = read_body(body, writer, reader)
         try:
             return model.model_validate(record, context=DecimalInput.UNSCALED_BYTES)
         except ValidationError as exc:
@@ -108,6 +115,15 @@ class Codec:
             raise CodecError(
                 f"decoded {kind} is invalid: {len(problems)} problem(s)", problems
             ) from exc
+
+    def _read_compiled(
+        self, kind: SchemaKind, latest: CompiledSchema, body: bytes
+    ) -> Record | None:
+        """The fast path for bodies written with the latest schema (see `compiled_reader`)."""
+        if kind not in self._compiled:
+            self._compiled[kind] = compile_reader(latest.parsed_for_reading)
+        compiled = self._compiled[kind]
+        return None if compiled is None else compiled.read(body)
 
     def _writer_and_body(self, kind: SchemaKind, data: bytes) -> tuple[CompiledSchema, bytes]:
         if detect_framing(data) is Framing.SINGLE_OBJECT:
