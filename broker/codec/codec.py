@@ -150,7 +150,8 @@ class Codec:
         return self._registered_ids[subject]
 
     def _registry_writer(self, schema_id: int) -> CompiledSchema:
-        """The writer schema registered as `schema_id`, compiled once."""
+        """The writer schema registered as `schema_id`, compiled once; one of this node's own
+        versions when the registry holds exactly its text (so the fast path reads it too)."""
         if self._registry is None:
             raise CodecError("Confluent-framed message, but this codec has no schema registry")
         if schema_id not in self._registry_writers:
@@ -161,5 +162,8 @@ class Codec:
                 raise CodecError(f"schema id {schema_id} is not JSON: {exc}") from exc
             if not isinstance(definition, dict):
                 raise CodecError(f"schema id {schema_id} is not an Avro record schema")
-            self._registry_writers[schema_id] = CompiledSchema.from_definition(definition)
+            own = [v.schema for v in self.schemas.all() if v.schema.definition == definition]
+            self._registry_writers[schema_id] = (
+                own[0] if own else CompiledSchema.from_definition(definition)
+            )
         return self._registry_writers[schema_id]

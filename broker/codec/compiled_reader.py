@@ -80,10 +80,11 @@ class CompiledReader:
 def compile_reader(
     schema: dict[str, Any], limits: Limits = DEFAULT_LIMITS
 ) -> CompiledReader | None:
-    """A `CompiledReader`, or None for a schema it does not handle (a recursive type)."""
+    """A `CompiledReader`, or None for a schema it does not handle: a recursive type, or one
+    nested deeper than Python's compiler takes (about 20 arrays or maps within each other)."""
     try:
         return CompiledReader(schema, limits)
-    except _Recursive:
+    except (_Recursive, SyntaxError, RecursionError):
         return None
 
 

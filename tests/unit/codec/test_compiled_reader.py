@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from broker.codec import Codec, CompiledSchema, SchemaKind
+from broker.codec import Codec, CompiledSchema, InMemorySchemaRegistry, SchemaKind
 from broker.codec import codec as codec_module
 from broker.codec.avro import Record, read_body, write_body
 from broker.codec.compiled_reader import CompiledReader, compile_reader
@@ -242,6 +242,22 @@ def test_a_recursive_schema_is_not_compiled() -> None:
     assert compile_reader(linked.parsed_for_reading) is None
 
 
+@pytest.mark.parametrize("depth", [1, 15, 40])
+def test_deeply_nested_arrays_are_read_or_left_to_the_reference_path(depth: int) -> None:
+    schema: Any = "long"
+    for _ in range(depth):
+        schema = {"type": "array", "items": schema}
+    compiled = compile_reader(
+        {"type": "record", "name": "r", "fields": [{"name": "a", "type": schema}]}
+    )
+    body = varint(1) * depth + varint(5) + varint(0) * depth
+    value: Any = 5
+    for _ in range(depth):
+        value = [value]
+    assert compiled is None or compiled.read(body) == {"a": value}
+    assert depth < 40 or compiled is None
+
+
 def test_field_names_cannot_become_code() -> None:
     hostile = "x'}; import os; {'"
     compiled = CompiledReader({"type": "record", "name": "r", "fields": [
@@ -263,9 +279,13 @@ def test_the_codec_decodes_latest_bodies_without_the_reference_path(
     def refuse(*args: object) -> Record:
         raise CodecError("reference path")
 
+    registry = InMemorySchemaRegistry()
+    registry_framed = Codec(registry=registry).encode_declaration(declaration)
     monkeypatch.setattr(codec_module, "read_body", refuse)
     codec = Codec()
     assert codec.decode_declaration(framed) == declaration
+    # Confluent framing: the registry holds this node's own latest schema text.
+    assert Codec(registry=registry).decode_declaration(registry_framed) == declaration
     assert codec.decode_receipt(receipt_framed) == receipt
     with pytest.raises(CodecError, match="reference path"):
         codec.decode_declaration(capped)
