@@ -6,6 +6,10 @@ validated). The plain fastavro pair writes the same record dict with `schemaless
 it back with `schemaless_reader` (no framing, no validation): the floor the codec is measured
 against. The four operations run interleaved, in rounds, and each keeps its best round, so
 another process stealing the CPU for a moment does not skew one side only.
+
+Decode stages are timed in the same rounds: the compiled fast reader (`compiled_reader`), and the
+reference path it stands in for (the limits walk, then fastavro without the decimal and UUID
+logical types), then model validation of the record; `reference_decode` is that whole path.
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ import fastavro
 
 from broker.bench.timing import best_seconds
 from broker.codec import Codec, SchemaKind
+from broker.codec.avro import check_limits, read_body
+from broker.codec.compiled_reader import CompiledReader
 from broker.codec.framing import parse_single_object
 from broker.errors import ConfigError
+from broker.model import Declaration
+from broker.model.decimals import DecimalInput
 from broker.model.samples import sample_declaration
 
 
@@ -37,11 +45,20 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
     codec = Codec(schema_dir=args.schema_dir)
     declaration = sample_declaration(args.lines)
     framed = codec.encode_declaration(declaration)
-    schema = codec.schemas.latest(SchemaKind.DECLARATION).schema.parsed
+    latest = codec.schemas.latest(SchemaKind.DECLARATION).schema
+    schema = latest.parsed
     record = declaration.model_dump()
     body = _plain_write(schema, record)
     if parse_single_object(framed)[1] != body:
         raise ConfigError("the codec and plain fastavro wrote different bodies: not comparable")
+    compiled = CompiledReader(latest.parsed_for_reading)
+    read_record = read_body(body, latest, latest)
+
+    def reference_decode() -> Declaration:
+        """What `decode` did before the compiled reader, framing apart."""
+        return Declaration.model_validate(
+            read_body(body, latest, latest), context=DecimalInput.UNSCALED_BYTES
+        )
 
     best = best_seconds(
         {
@@ -49,11 +66,29 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
             "decode": lambda: codec.decode_declaration(framed),
             "fastavro_encode": lambda: _plain_write(schema, record),
             "fastavro_decode": lambda: fastavro.schemaless_reader(io.BytesIO(body), schema),
+            "reference_decode": reference_decode,
+            "stage_compiled_read": lambda: compiled.read(body),
+            "stage_limits_walk": lambda: check_limits(body, latest),
+            "stage_fastavro_read": lambda: fastavro.schemaless_reader(
+                io.BytesIO(body), latest.parsed_for_reading
+            ),
+            "stage_validate": lambda: Declaration.model_validate(
+                read_record, context=DecimalInput.UNSCALED_BYTES
+            ),
         },
         rounds=args.rounds,
         batch=args.batch,
     )
     micros = {name: seconds * 1e6 for name, seconds in best.items()}
+    stages = {
+        f"decode_{name}_us": micros[name]
+        for name in (
+            "stage_compiled_read",
+            "stage_limits_walk",
+            "stage_fastavro_read",
+            "stage_validate",
+        )
+    }
     return {
         "lines": args.lines,
         "message_bytes": len(framed),
@@ -63,6 +98,9 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
         "fastavro_decode_us": micros["fastavro_decode"],
         "encode_ratio": micros["encode"] / micros["fastavro_encode"],
         "decode_ratio": micros["decode"] / micros["fastavro_decode"],
+        "reference_decode_us": micros["reference_decode"],
+        "reference_decode_ratio": micros["reference_decode"] / micros["fastavro_decode"],
+        **stages,
     }
 
 
