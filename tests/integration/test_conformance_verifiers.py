@@ -96,12 +96,23 @@ def _check_catches_a_wrong_expectation(run: Runner, tmp_path: Path) -> None:
     by_name = {v["name"]: v for v in kit["vectors"]}
     by_name["revoked key"]["expected"]["code"] = "bad-signature"
     by_name["signed declaration"]["expected"]["decoded"]["functional_reference"] = "CQ-OTHER"
+    # batch signatures: a malformed proof is no bad signature, and the root message is compared
+    by_name["batch: a hash too many"]["expected"]["code"] = "bad-signature"
+    other_batch = by_name["ECDSA P-256 batch record"]["expected"]["root_message_base64"]
+    by_name["batch of 5, leaf 3"]["expected"]["root_message_base64"] = other_batch
     path = tmp_path / "wrong.json"
     path.write_text(json.dumps(kit), "utf-8")
     done = run(str(path))
     assert done.returncode == 1, done.stdout + done.stderr
-    failed = sorted(line.split(":")[0] for line in done.stdout.splitlines() if line[:4] == "FAIL")
-    assert failed == ["FAIL revoked key", "FAIL signed declaration"]
+    lines = done.stdout.splitlines()
+    failed = [name for name in by_name if any(x.startswith(f"FAIL {name}: ") for x in lines)]
+    assert sorted(failed) == [
+        "batch of 5, leaf 3",
+        "batch: a hash too many",
+        "revoked key",
+        "signed declaration",
+    ]
+    assert len([line for line in lines if line.startswith("FAIL ")]) == len(failed)
 
 
 def test_the_go_verifiers_own_tests_pass() -> None:

@@ -3,18 +3,24 @@
 The signing input is rebuilt here from docs/signing.md (and only compared to the project's
 function afterwards); openssl gets nothing but that file, the signature bytes and the public key
 it extracts itself from the node certificate. The other way round, openssl signs with the
-project's encrypted key file and the project's `Verifier` accepts the result.
+project's encrypted key file and the project's `Verifier` accepts the result. For a batch
+signature (envelope v3) of the conformance kit, openssl computes the RFC 9162 leaf hash and every
+node of the inclusion proof (`dgst -sha256` over `0x00 || leaf` and `0x01 || left || right`) and
+verifies the Ed25519 signature over the root message; only the choice of left or right (the
+proof walk of docs/signing.md section 3.3) is made here.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import shutil
 import subprocess
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import SecretStr
@@ -46,6 +52,7 @@ PASSPHRASE_ENV = "ILSTC_INTEROP_PASSPHRASE"
 PASSPHRASE = "interop-passphrase-mekong"
 INTEROP_ID = "6f1c2e0a-8a55-4b1e-9d7e-3c2b1a0f9e8d"
 VALUE = "报关单 CQ2026112900001 / 12 × HS 870380".encode() * 40
+KIT = Path(__file__).resolve().parents[2] / "conformance" / "vectors.json"
 
 
 @dataclass(frozen=True)
@@ -188,3 +195,89 @@ def test_a_signature_made_by_openssl_with_the_key_file_verifies(
     message = verifier.verify([*headers, (SIGNATURE_HEADER, signature)], VALUE)
     assert message.sender == "CN-CQ"
     assert certificate_pem(node.identity.certificate) == (node.folder / NODE_CERT_FILE).read_bytes()
+
+
+def proof_walk(index: int, size: int) -> list[bool]:
+    """For each hash of the inclusion proof of leaf `index` in a tree of `size`, whether it is the
+    left sibling: RFC 9162 section 2.1.3.2 as docs/signing.md writes it, without the hashing."""
+    fn, sn, lefts = index, size - 1, []
+    while sn != 0:
+        lefts.append(fn % 2 == 1 or fn == sn)
+        if lefts[-1]:
+            while fn % 2 == 0 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        fn, sn = fn >> 1, sn >> 1
+    return lefts
+
+
+def batch_vector(kit: dict[str, Any], name: str) -> tuple[dict[str, Any], list[Header]]:
+    (vector,) = [vector for vector in kit["vectors"] if vector["name"] == name]
+    return vector, [(header, base64.b64decode(value)) for header, value in vector["headers"]]
+
+
+def openssl_sha256(folder: Path, name: str, data: bytes) -> bytes:
+    (folder / name).write_bytes(data)
+    digest = openssl("dgst", "-sha256", "-binary", "-out", f"{name}.sha256", name, cwd=folder)
+    assert digest.returncode == 0, digest.stderr
+    return (folder / f"{name}.sha256").read_bytes()
+
+
+def openssl_root(folder: Path, leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes:
+    """The root the proof leads to from the leaf, every hash computed by openssl."""
+    lefts = proof_walk(index, size)
+    assert len(lefts) == len(path), "the proof does not hold exactly the hashes it needs"
+    r = openssl_sha256(folder, "leaf.bin", b"\x00" + leaf)
+    for step, (p, left) in enumerate(zip(path, lefts, strict=True)):
+        r = openssl_sha256(folder, f"node{step}.bin", b"\x01" + (p + r if left else r + p))
+    return r
+
+
+def openssl_public_key(folder: Path, kit: dict[str, Any], key_id: str) -> Path:
+    """The known certificate whose key id (SHA-256 of the DER SubjectPublicKeyInfo, computed by
+    openssl) is the record's ce_keyid, as pub.pem."""
+    for number, pem in enumerate(kit["context"]["known_certificates_pem"]):
+        (folder / f"cert{number}.pem").write_text(pem, "ascii")
+        pub = folder / f"pub{number}.pem"
+        extracted = openssl(
+            "x509", "-in", f"cert{number}.pem", "-pubkey", "-noout", "-out", pub.name, cwd=folder
+        )
+        assert extracted.returncode == 0, extracted.stderr
+        der = openssl("pkey", "-pubin", "-in", pub.name, "-outform", "DER", cwd=folder)
+        assert der.returncode == 0, der.stderr
+        if openssl_sha256(folder, f"pub{number}.der", der.stdout).hex() == key_id:
+            return pub
+    raise AssertionError(f"no known certificate has key id {key_id}")
+
+
+def test_openssl_verifies_a_batch_signature_from_the_spec(tmp_path: Path) -> None:
+    kit = json.loads(KIT.read_text("utf-8"))
+    vector, headers = batch_vector(kit, "batch of 5, leaf 3")  # left and right siblings
+    values = dict(headers)
+    assert values["ce_sigalg"] == b"ed25519"
+    value = base64.b64decode(vector["value_base64"])
+    leaf = spec_signing_input(headers, value)  # the v2 signing input is the leaf
+    assert leaf == base64.b64decode(vector["expected"]["signing_input_base64"])
+    index_text, size_text, path_text = values["ce_sigproof"].decode("ascii").split(";")
+    index, size, raw = int(index_text), int(size_text), base64.b64decode(path_text)
+    path = [raw[at : at + 32] for at in range(0, len(raw), 32)]
+    assert set(proof_walk(index, size)) == {True, False}
+    root = openssl_root(tmp_path, leaf, index, size, path)
+    message = f"ilstc-ce-batch-v1\ntree-size={size}\nroot-sha256={root.hex()}\n".encode("ascii")
+    assert message == base64.b64decode(vector["expected"]["root_message_base64"])
+    (tmp_path / "root.bin").write_bytes(message)
+    (tmp_path / "leaf-as-v2.bin").write_bytes(leaf)
+    (tmp_path / "sig.bin").write_bytes(base64.b64decode(values["ce_signature"]))
+    pub = openssl_public_key(tmp_path, kit, values["ce_keyid"].decode("ascii"))
+    verify = ("pkeyutl", "-verify", "-pubin", "-inkey", pub.name, "-rawin", "-sigfile", "sig.bin")
+    good = openssl(*verify, "-in", "root.bin", cwd=tmp_path)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert b"Signature Verified Successfully" in good.stdout
+    # the batch signature is no signature of the record's signing input (a v2 signature) ...
+    assert openssl(*verify, "-in", "leaf-as-v2.bin", cwd=tmp_path).returncode != 0
+    # ... and a proof with a flipped hash leads to a root the key never signed
+    flipped = [bytes([path[0][0] ^ 0x01]) + path[0][1:], *path[1:]]
+    other = openssl_root(tmp_path, leaf, index, size, flipped)
+    (tmp_path / "other-root.bin").write_bytes(
+        message.replace(root.hex().encode(), other.hex().encode())
+    )
+    assert openssl(*verify, "-in", "other-root.bin", cwd=tmp_path).returncode != 0
