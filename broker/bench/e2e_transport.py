@@ -1,8 +1,14 @@
 """The corridor transport path (envelope + sign + produce + consume + verify) against raw aiokafka.
 
-Both move the same pre-encoded Avro payloads through the same local Kafka with the same producer
-settings (acks=all, idempotent) and the same consumer; the only difference is the corridor's work
-around each record. Records are pipelined (sent without waiting for each ack) on both sides.
+Three sides move the same pre-encoded Avro payloads through the same local Kafka with the same
+producer settings (acks=all, idempotent) and the same consumer; the only difference is the
+corridor's work around each record:
+- `raw_aiokafka`: nothing (the floor);
+- `transport`: envelope v2, one Ed25519 signature and one verification per record;
+- `transport_batch`: envelope v3, one signature per send chunk (all for one recipient, as the
+  writer rule wants) and, on the reading side, each record verified in full with the root
+  verified once per batch (`RootCache`).
+Records are pipelined (sent without waiting for each ack) on every side.
 
 Each side keeps one producer and one consumer, started (and its partitions assigned) before any
 timing, so a round measures records moving, not group joins. Rounds alternate the sides
@@ -14,22 +20,23 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from broker.bench.rounds import alternating, within
+from broker.bench.rounds import alternating, ratio_of_medians, summarize, within
 from broker.codec import SchemaKind
 from broker.node.parts import NodeParts
 from broker.signing.keystore import KeyStore
-from broker.signing.records import declaration_record
+from broker.signing.records import declaration_draft, declaration_record, sign_batch
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.verify import Verifier
 from broker.transport.base import InboundRecord, OutboundRecord
 from broker.transport.kafka import KafkaConsumer, KafkaProducer, KafkaTransport
 from broker.transport.settings import KafkaSettings
 
-_CHUNK = 500  # records in flight per send_many
+_CHUNK = 500  # records in flight per send_many (and records per batch signature)
+RAW, TRANSPORT, TRANSPORT_BATCH = "raw_aiokafka", "transport", "transport_batch"
 START_TIMEOUT_S = 60.0  # producer start, consumer group join and assignment
 
 
@@ -49,15 +56,18 @@ class RoundResult:
         return self.cpu_seconds * 1e6 / self.records if self.records else 0.0
 
 
+Build = Callable[[int, int], list[OutboundRecord]]  # (first number, count) -> records to send
+
+
 class Side:
-    """One way of moving records: `batch(start, n)` builds what is sent, `check` reads each."""
+    """One way of moving records: `build(first, n)` makes a chunk to send, `check` reads each."""
 
     def __init__(
         self,
         name: str,
         settings: KafkaSettings,
         topic: str,
-        build: Callable[[int], OutboundRecord],
+        build: Build,
         check: Callable[[InboundRecord], None] | None,
     ) -> None:
         self.name = name
@@ -92,7 +102,7 @@ class Side:
 
     async def _write(self, count: int) -> None:
         for start in range(0, count, _CHUNK):
-            batch = [self._build(self._sent + i) for i in range(min(_CHUNK, count - start))]
+            batch = self._build(self._sent, min(_CHUNK, count - start))
             self._sent += len(batch)
             await self._producer.send_many(batch)
 
@@ -113,18 +123,15 @@ class Side:
 
 def raw_side(settings: KafkaSettings, topic: str, payload: bytes) -> Side:
     """Unsigned payloads, nothing checked: the floor."""
-    return Side(
-        "raw_aiokafka",
-        settings,
-        topic,
-        lambda i: OutboundRecord(topic, payload, str(i).encode()),
-        None,
-    )
+
+    def build(first: int, count: int) -> list[OutboundRecord]:
+        return [OutboundRecord(topic, payload, str(first + i).encode()) for i in range(count)]
+
+    return Side(RAW, settings, topic, build, None)
 
 
-def transport_side(parts: NodeParts, settings: KafkaSettings, topic: str, payload: bytes) -> Side:
-    """Envelope, signature and verification (with replay check) around the same payloads."""
-    recipient = parts.config.partners[0].node_id
+def _verifying(parts: NodeParts, recipient: str) -> Callable[[InboundRecord], None]:
+    """Full verification (chain cached, replay store in memory) as the recipient would do it."""
     keys = KeyStore(parts.keys.trust_list)
     keys.add(parts.identity.certificate)
     verifier = Verifier(
@@ -133,24 +140,88 @@ def transport_side(parts: NodeParts, settings: KafkaSettings, topic: str, payloa
         clock=parts.clock,
         replay=MemoryReplayStore(timedelta(days=1), parts.clock),
     )
-    schema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
-
-    def build(i: int) -> OutboundRecord:
-        signed = declaration_record(
-            parts.identity,
-            value=payload,
-            message_id=str(uuid.uuid4()),
-            reference=f"BENCH{i:08d}",
-            recipient=recipient,
-            time=parts.clock.now(),
-            dataschema=schema,
-        )
-        return OutboundRecord(topic, signed.value, signed.key, signed.headers)
 
     def verify(record: InboundRecord) -> None:
         verifier.mark_accepted(verifier.verify(record.headers, record.value))
 
-    return Side("transport", settings, topic, build, verify)
+    return verify
+
+
+def transport_side(parts: NodeParts, settings: KafkaSettings, topic: str, payload: bytes) -> Side:
+    """Envelope, signature and verification (with replay check) around the same payloads."""
+    recipient = parts.config.partners[0].node_id
+    schema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
+
+    def build(first: int, count: int) -> list[OutboundRecord]:
+        out = []
+        for i in range(first, first + count):
+            signed = declaration_record(
+                parts.identity,
+                value=payload,
+                message_id=str(uuid.uuid4()),
+                reference=f"BENCH{i:08d}",
+                recipient=recipient,
+                time=parts.clock.now(),
+                dataschema=schema,
+            )
+            out.append(OutboundRecord(topic, signed.value, signed.key, signed.headers))
+        return out
+
+    return Side(TRANSPORT, settings, topic, build, _verifying(parts, recipient))
+
+
+def transport_batch_side(
+    parts: NodeParts, settings: KafkaSettings, topic: str, payload: bytes
+) -> Side:
+    """The same, batch-signed: one signature per send chunk for the one recipient (envelope v3);
+    every record is still verified in full, its batch's root once."""
+    recipient = parts.config.partners[0].node_id
+    schema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
+
+    def build(first: int, count: int) -> list[OutboundRecord]:
+        now = parts.clock.now()
+        drafts = [
+            declaration_draft(
+                parts.identity,
+                value=payload,
+                message_id=str(uuid.uuid4()),
+                reference=f"BENCH{i:08d}",
+                recipient=recipient,
+                time=now,
+                dataschema=schema,
+            )
+            for i in range(first, first + count)
+        ]
+        return [
+            OutboundRecord(topic, signed.value, signed.key, signed.headers)
+            for signed in sign_batch(parts.identity, drafts)
+        ]
+
+    return Side(TRANSPORT_BATCH, settings, topic, build, _verifying(parts, recipient))
+
+
+def batch_summary(results: Sequence[RoundResult]) -> dict[str, float | int]:
+    """The batch-signed side beside raw aiokafka, from the same alternating rounds: its median
+    rate, range, spread and CPU per record, `ratio_batch` (median / raw median) and the lowest and
+    highest ratio of neighbouring rounds. Empty when the rounds have no batch side."""
+    batch = [r.rate for r in results if r.side == TRANSPORT_BATCH]
+    raw = [r.rate for r in results if r.side == RAW]
+    if not batch or not raw:
+        return {}
+    summary = summarize(batch)
+    pairs = summarize([b / r for b, r in zip(batch, raw, strict=False) if r])
+    cpu = [r.cpu_us_per_record for r in results if r.side == TRANSPORT_BATCH]
+    return {
+        f"{TRANSPORT_BATCH}_throughput_per_s": round(summary.median, 1),
+        f"{TRANSPORT_BATCH}_low_per_s": round(summary.low, 1),
+        f"{TRANSPORT_BATCH}_high_per_s": round(summary.high, 1),
+        f"{TRANSPORT_BATCH}_spread": round(summary.spread, 3),
+        f"{TRANSPORT_BATCH}_rounds": summary.rounds,
+        f"{TRANSPORT_BATCH}_cpu_us_per_record": round(summarize(cpu).median, 1),
+        "ratio_batch": round(ratio_of_medians(batch, raw), 3),
+        "ratio_batch_low": round(pairs.low, 3),
+        "ratio_batch_high": round(pairs.high, 3),
+    }
 
 
 async def alternating_rounds(

@@ -153,7 +153,8 @@ def _node_draft(
     return Draft(subject.encode("utf-8"), value, envelope)
 
 
-def _signed(sender: Signatory, draft: Draft) -> SignedRecord:
+def sign_record(sender: Signatory, draft: Draft) -> SignedRecord:
+    """Sign one draft on its own (envelope v2): what `declaration_record`/`receipt_record` do."""
     headers = sign_message(draft.envelope, draft.value, sender.signer)
     return SignedRecord(draft.key, draft.value, tuple(headers))
 
@@ -239,7 +240,7 @@ def declaration_record(
         dataschema=dataschema,
         seal_to=seal_to,
     )
-    return _signed(sender, draft)
+    return sign_record(sender, draft)
 
 
 def receipt_record(
@@ -264,7 +265,7 @@ def receipt_record(
         dataschema=dataschema,
         seal_to=seal_to,
     )
-    return _signed(sender, draft)
+    return sign_record(sender, draft)
 
 
 def canonical_json(body: Mapping[str, object]) -> bytes:
