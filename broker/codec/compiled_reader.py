@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from fastavro.read import LOGICAL_READERS
 
-from broker.codec.limits import DEFAULT_LIMITS, Limits
-
-Record = dict[str, Any]
+from broker.codec.avro import Record
+from broker.codec.limits import DEFAULT_LIMITS, Limits, read_long
+from broker.errors import CodecError
 
 _INT_MIN: Final = -(2**31)
 _INT_MAX: Final = 2**31 - 1
@@ -40,22 +40,24 @@ class _Unsure(Exception):
 
 # What a generated reader may raise on a body it cannot read (short body: IndexError or
 # struct.error; bad UTF-8: UnicodeDecodeError, a ValueError; a logical reader's own failures).
-_UNSURE: Final = (_Unsure, IndexError, ValueError, OverflowError, TypeError, KeyError, struct.error)
+_UNSURE: Final = (
+    _Unsure,
+    CodecError,  # from `read_long`: a varint longer than 10 bytes
+    IndexError,
+    ValueError,
+    OverflowError,
+    TypeError,
+    KeyError,
+    struct.error,
+)
 
 
 def _long(body: bytes, pos: int) -> tuple[int, int]:
-    """A zig-zag varint of at most 10 bytes that fits 64 bits, and the position after it."""
-    result = shift = 0
-    for _ in range(10):
-        byte = body[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            if result >= 2**64:  # fastavro's C reader would wrap it: not ours to guess
-                raise _Unsure
-            return (result >> 1) ^ -(result & 1), pos
-        shift += 7
-    raise _Unsure
+    """A varint of more than one byte (see `limits.read_long`) that fits 64 bits."""
+    value, pos = read_long(body, pos)
+    if not -(2**63) <= value < 2**63:  # fastavro's C reader would wrap it: not ours to guess
+        raise _Unsure
+    return value, pos
 
 
 class CompiledReader:
@@ -71,6 +73,8 @@ class CompiledReader:
 
     def read(self, body: bytes) -> Record | None:
         """The record in `body`, or None when the reference path must decide."""
+        if type(body) is not bytes:  # slices of a bytearray or memoryview are not bytes values
+            return None
         try:
             return self._read(body)
         except _UNSURE:
@@ -81,7 +85,7 @@ def compile_reader(
     schema: dict[str, Any], limits: Limits = DEFAULT_LIMITS
 ) -> CompiledReader | None:
     """A `CompiledReader`, or None for a schema it does not handle: a recursive type, or one
-    nested deeper than Python's compiler takes (about 20 arrays or maps within each other)."""
+    nested deeper than Python's compiler takes (about 10 arrays or maps within each other)."""
     try:
         return CompiledReader(schema, limits)
     except (_Recursive, SyntaxError, RecursionError):

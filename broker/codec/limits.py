@@ -84,7 +84,7 @@ class _Walk:
                 if byte < 0x80:
                     index, pos = (byte >> 1) ^ -(byte & 1), pos + 1
                 else:
-                    index, pos = _long(body, pos)
+                    index, pos = read_long(body, pos)
                 if not 0 <= index < len(branches):
                     raise CodecError(f"invalid Avro body: union index {index}")
                 return branches[index](body, pos)
@@ -131,7 +131,7 @@ class _Walk:
             if byte <= one_byte and not byte & 1:
                 end = pos + 1 + (byte >> 1)
             else:
-                size, pos = _long(body, pos)
+                size, pos = read_long(body, pos)
                 if size < 0:
                     raise CodecError(f"invalid Avro body: a negative length ({size})")
                 if size > cap:
@@ -149,12 +149,12 @@ class _Walk:
         def collection(body: bytes, pos: int) -> int:
             seen = 0
             while True:
-                count, pos = _long(body, pos)
+                count, pos = read_long(body, pos)
                 if count == 0:
                     return pos
                 if count < 0:  # a block with its byte size: the size is read and not trusted
                     count = -count
-                    _, pos = _long(body, pos)
+                    _, pos = read_long(body, pos)
                 seen += count
                 self.budget -= count
                 if seen > cap:
@@ -194,7 +194,7 @@ def _ahead(body: bytes, pos: int) -> int:
     return pos
 
 
-def _long(body: bytes, pos: int) -> tuple[int, int]:
+def read_long(body: bytes, pos: int) -> tuple[int, int]:
     """A zig-zag varint (at most 10 bytes) and the position after it."""
     result = shift = 0
     for _ in range(10):
@@ -210,7 +210,7 @@ def _long(body: bytes, pos: int) -> tuple[int, int]:
 def _varint(body: bytes, pos: int) -> int:
     if body[pos] < 0x80:  # hot path: one byte
         return pos + 1
-    return _long(body, pos)[1]
+    return read_long(body, pos)[1]
 
 
 _PRIMITIVES: Final[dict[str, Callable[[_Walk], _Skip]]] = {

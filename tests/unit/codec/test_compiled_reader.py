@@ -233,6 +233,18 @@ def test_what_fastavro_would_guess_at_is_left_to_the_reference_path() -> None:
     assert compiled.read(body[:1] + varint(2**31) + body[2:]) is None  # an int past 32 bits
     assert compiled.read(body + b"\x00") is None  # a byte left over
     assert compiled.read(body[:-1]) is None  # cut short
+    # Not bytes (a caller ignoring the types): its slices would not be bytes either.
+    assert compiled.read(bytearray(body)) is None  # type: ignore[arg-type]
+
+
+def test_longs_are_read_to_64_bits_and_no_further() -> None:
+    compiled = CompiledReader(
+        {"type": "record", "name": "r", "fields": [{"name": "a", "type": "long"}]}
+    )
+    assert compiled.read(varint(2**63 - 1)) == {"a": 2**63 - 1}
+    assert compiled.read(varint(-(2**63))) == {"a": -(2**63)}
+    assert compiled.read(b"\xff" * 9 + b"\x02") is None  # 10 bytes, past 64 bits
+    assert compiled.read(b"\xff" * 10 + b"\x01") is None  # 11 bytes
 
 
 def test_a_recursive_schema_is_not_compiled() -> None:
