@@ -79,6 +79,7 @@ def build_parts(
             config.state_dir / "replay.sqlite3",
             timedelta(days=config.replay_retention_days),
             clock,
+            sync_each=False,  # durable once per batch: the receiver syncs before committing
         ),
         gateway=GatewayFolders(config.gateway_dir) if config.gateway_dir else None,
     )

@@ -24,7 +24,8 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,31 +118,53 @@ class GatewayFolders:
         return self.inbox / f"{sender}.{_UNSAFE.sub('_', reference)[:80]}.{message_id}.{extension}"
 
     # -- the node's shared record of what it handled (see docs/signing.md, 10.8)
-    def record_handled(
-        self,
-        sender: str,
-        message_id: str,
-        body: dict[str, object],
-        reference: str | None,
-        delivery: tuple[Path, bytes] | None = None,
-    ) -> None:
-        """Remember an answered message (and the reference its original owns) on this disk,
-        where every process of the node, on any partition, finds it.
+    def commit(
+        self, records: Sequence[HandledRecord], files: Sequence[tuple[Path, bytes]] = ()
+    ) -> set[tuple[str, str]]:
+        """Write what one batch handled, durably and in one step; returns the (sender, id) of
+        records another process of the node wrote meanwhile (nothing of ours is written for
+        them: the first answer stands).
 
-        With `delivery` (target, document), the document is delivered in the same step: every
-        file is written and fsynced under a temporary name first, then the renames follow one
-        another, so a crash cannot fall between the delivery and its record (only between two
-        renames, microseconds apart, instead of a write and an fsync).
+        Every file (each delivery, its record, the reference an original owns, and `files`
+        such as receipts in the national format) is written under a temporary name and all are
+        fsynced together, in parallel (the file system commits them in one journal transaction
+        instead of one per file); then the renames follow one another, each delivery before its
+        record, and the folders are fsynced. A crash before the renames leaves only temporaries;
+        between two renames (microseconds apart) at worst a delivery without its record, which
+        the record read again replaces with the same bytes.
         """
         self.handled_folder.mkdir(mode=0o700, exist_ok=True)
-        staged = []
-        if delivery is not None:
-            staged.append(_staged(*delivery))
-        staged.append(_staged(self._handled(sender, message_id), json.dumps(body).encode()))
-        if reference is not None:
-            staged.append(_staged(self._reference(sender, reference), message_id.encode()))
-        for temporary, target in staged:
-            temporary.replace(target)
+        plan: list[tuple[HandledRecord | None, list[tuple[Path, bytes]]]] = []
+        for record in records:
+            writes = [] if record.delivery is None else [record.delivery]
+            writes.append(
+                (self._handled(record.sender, record.message_id), json.dumps(record.body).encode())
+            )
+            if record.reference is not None:
+                reference = self._reference(record.sender, record.reference)
+                writes.append((reference, record.message_id.encode()))
+            plan.append((record, writes))
+        plan += [(None, [each]) for each in files]
+        seen: set[Path] = set()  # one target twice in a batch (two originals of a reference,
+        for _, writes in plan:  # a receipt twice): the first stands, as in the ledger
+            writes[:] = [write for write in writes if write[0] not in seen]
+            seen.update(target for target, _ in writes)
+        staged = iter(_staged_together([w for _, writes in plan for w in writes]))
+        taken: set[tuple[str, str]] = set()
+        folders: set[Path] = set()
+        for owner, writes in plan:
+            mine = [next(staged) for _ in writes]
+            if owner is not None and self._handled(owner.sender, owner.message_id).exists():
+                taken.add((owner.sender, owner.message_id))
+                for temporary, _ in mine:
+                    temporary.unlink(missing_ok=True)
+                continue
+            for temporary, target in mine:
+                temporary.replace(target)
+                folders.add(target.parent)
+        for folder in folders:
+            _fsync_folder(folder)
+        return taken
 
     def handled(self, sender: str, message_id: str) -> dict[str, Any] | None:
         try:
@@ -188,11 +211,23 @@ class GatewayFolders:
         digest = hashlib.sha256(reference.encode("utf-8")).hexdigest()[:40]
         return self.handled_folder / f"{_UNSAFE.sub('_', sender)}.ref.{digest}"
 
-    def deliver_receipt(self, partner: str, message_id: str, extension: str, data: bytes) -> Path:
-        """A partner's receipt for declaration `message_id`: `<partner>.<id>.receipt.<ext>`."""
-        target = self.receipts / f"{_UNSAFE.sub('_', partner)}.{message_id}.receipt.{extension}"
-        write_atomically(target, data)
-        return target
+    def receipt_path(self, partner: str, message_id: str, extension: str) -> Path:
+        """Where a partner's receipt for declaration `message_id` goes (written by `commit`):
+        `receipts/<partner>.<id>.receipt.<ext>`."""
+        return self.receipts / f"{_UNSAFE.sub('_', partner)}.{message_id}.receipt.{extension}"
+
+
+@dataclass(frozen=True)
+class HandledRecord:
+    """What the node answered for (sender, message id), for every process of the node: the body
+    (digest, outcome, receipt), the reference an original owns, and the delivery that goes with
+    it (target, document)."""
+
+    sender: str
+    message_id: str
+    body: dict[str, object]
+    reference: str | None = None
+    delivery: tuple[Path, bytes] | None = None
 
 
 def _move(path: Path, folder: Path) -> Path:
@@ -207,6 +242,43 @@ def write_atomically(target: Path, data: bytes) -> None:
     """Owner-only, fsynced, renamed into place; a stale temporary of a crash is replaced."""
     temporary, _ = _staged(target, data)
     temporary.replace(target)
+
+
+# fsyncs issued together are committed together by the file system (one journal commit): a
+# batch of 200 deliveries costs a few commits instead of 600.
+_SYNC_WORKERS = 16
+_sync_pool: ThreadPoolExecutor | None = None
+
+
+def _staged_together(writes: Sequence[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
+    """`_staged` for each of `writes`, in parallel; in their order. If one fails, the others'
+    temporaries are removed and the first error is raised."""
+    global _sync_pool
+    if len(writes) <= 1:
+        return [_staged(*each) for each in writes]
+    if _sync_pool is None:
+        _sync_pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="gateway-sync")
+    futures = [_sync_pool.submit(_staged, target, data) for target, data in writes]
+    results, failure = [], None
+    for future in futures:
+        try:
+            results.append(future.result())
+        except OSError as exc:
+            failure = failure or exc
+    if failure is not None:
+        for temporary, _ in results:
+            temporary.unlink(missing_ok=True)
+        raise failure
+    return results
+
+
+def _fsync_folder(folder: Path) -> None:
+    """The renames into `folder` on disk, not only in the cache."""
+    descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _staged(target: Path, data: bytes) -> tuple[Path, Path]:

@@ -15,6 +15,13 @@ Sending side: `sent` follows each declaration per recipient (prepared -> sent ->
 rejected, and overdue), with the SHA-256 of the value sent to that recipient, which a receipt
 must quote. `early_receipts` keeps a receipt that arrives before its row. `revocations` keeps
 every key revocation this node ever applied (compaction of the key directory cannot undo one).
+
+Durability is per batch, not per row: commits run with `synchronous=NORMAL` (WAL: a crash of the
+process loses nothing, the commit is in the operating system's cache; only a power loss can undo
+the latest ones), and `sync()` makes every commit before it durable at the points where that
+matters: before the records a batch prepared are produced (sender), before a fetched batch's
+answers are produced and its offsets committed (receiver). One fsync per batch instead of three
+per declaration.
 """
 
 from __future__ import annotations
@@ -54,6 +61,7 @@ CREATE TABLE IF NOT EXISTS early_receipts (
     PRIMARY KEY (message_id, recipient));
 CREATE TABLE IF NOT EXISTS revocations (
     key_id TEXT PRIMARY KEY, revoked_at_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS synced (id INTEGER PRIMARY KEY CHECK (id = 1), at_us INTEGER NOT NULL);
 """
 # Columns added to `sent` since its first version (a ledger file may predate them).
 _SENT_COLUMNS = {"value_sha256": "TEXT NOT NULL DEFAULT ''", "record": "BLOB"}
@@ -141,16 +149,34 @@ class NodeLedger:
         private_file(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # an answer is on disk before its commit
+        self._db.execute("PRAGMA synchronous=NORMAL")  # durable at `sync()`, once per batch
         self._db.executescript(_SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(sent)")}
         for name, kind in _SENT_COLUMNS.items():
             if name not in columns:
                 self._db.execute(f"ALTER TABLE sent ADD COLUMN {name} {kind}")
         private_file(path)
+        self._synced_changes = self._db.total_changes
 
     def close(self) -> None:
         self._db.close()
+
+    def sync(self) -> None:
+        """Make every commit so far durable: one commit under `synchronous=FULL`, whose fsync of
+        the write-ahead log carries the earlier (NORMAL) commits with it. Nothing to do when
+        nothing changed since the last sync."""
+        if self._db.total_changes == self._synced_changes:
+            return
+        self._db.execute("PRAGMA synchronous=FULL")
+        try:
+            self._db.execute(
+                "INSERT INTO synced VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at_us = "
+                "excluded.at_us",
+                (_us(datetime.now(UTC)),),
+            )
+        finally:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        self._synced_changes = self._db.total_changes
 
     # -- receiving side
     def handled(self, sender: str, message_id: str) -> Handled | None:
@@ -238,6 +264,7 @@ class NodeLedger:
             "revoked_at_us = MIN(revoked_at_us, excluded.revoked_at_us)",
             (key_id, _us(revoked_at)),
         )
+        self.sync()  # rare, and a revocation must never be forgotten
 
     def revocations(self) -> dict[str, datetime]:
         rows = self._db.execute("SELECT key_id, revoked_at_us FROM revocations").fetchall()

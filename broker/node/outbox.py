@@ -1,10 +1,12 @@
 """The gateway outbox: every complete file is submitted once, and moved only when that is over.
 
-Each file is sent by its own task. During a Kafka outage the idempotent producer holds the
-records until the brokers are back, so the task simply waits and the file stays in `outbox/`
-(a file is never resubmitted while its first submission is still in flight: that would send a
-second copy of the same message id). At shutdown, unfinished tasks are cancelled and their files
-stay in the outbox for the next start.
+The files a scan finds are read together (one trip to a worker thread) and handed to the node
+together, up to `TOGETHER` at a time, so that their copies go out in one batch per recipient
+(one signature, one ledger sync, one produce round trip). During a Kafka outage the idempotent
+producer holds the records until the brokers are back, so the task simply waits and the file
+stays in `outbox/` (a file is never resubmitted while its first submission is still in flight:
+that would send a second copy of the same message id). At shutdown, unfinished tasks are
+cancelled and their files stay in the outbox for the next start.
 
 A file that stays (Kafka refused it, or it cannot be read now) is tried again with a backoff
 per file, from `RETRY_FIRST_S` doubling to `RETRY_MAX_S`, and said once in the log per episode
@@ -35,6 +37,7 @@ Submit = Callable[[bytes, str], Awaitable[object]]
 MAX_PROBLEMS = 100
 RETRY_FIRST_S = 0.5
 RETRY_MAX_S = 5.0
+TOGETHER = 256  # files read and submitted together (bounds the documents held in memory)
 
 
 @dataclass
@@ -85,11 +88,17 @@ class OutboxSender:
         ready = list(self._gateway.ready_files(settle_s))  # oldest first
         for gone in self._waiting.keys() - set(ready) - self._in_flight.keys():
             del self._waiting[gone]  # taken away by the operator while it waited
+        new = []
         for path in ready:
             waiting = self._waiting.get(path)
             if path in self._in_flight or (waiting is not None and now < waiting.next_at):
                 continue
-            self._in_flight[path] = asyncio.create_task(self._send(path))
+            new.append(path)
+        for start in range(0, len(new), TOGETHER):
+            group = new[start : start + TOGETHER]
+            task = asyncio.create_task(self._send_together(group))
+            for path in group:
+                self._in_flight[path] = task
         return len(self._in_flight)
 
     @property
@@ -112,17 +121,31 @@ class OutboxSender:
                 "outbox %s sent after %d attempts", path.name, waiting.attempts + 1, extra=extra
             )
 
-    async def _send(self, path: Path) -> None:
+    async def _send_together(self, paths: list[Path]) -> None:
         try:
-            await self._send_once(path)
+            documents = await asyncio.to_thread(self._read_each, paths)
+            await asyncio.gather(
+                *(self._send_once(p, d) for p, d in zip(paths, documents, strict=True))
+            )
         finally:
-            self._in_flight.pop(path, None)
+            for path in paths:
+                self._in_flight.pop(path, None)
 
-    async def _send_once(self, path: Path) -> None:
+    def _read_each(self, paths: list[Path]) -> list[bytes | OSError | UnreadableFile]:
+        documents: list[bytes | OSError | UnreadableFile] = []
+        for path in paths:
+            try:
+                documents.append(self._gateway.read(path))
+            except (OSError, UnreadableFile) as exc:  # said by _send_once, file by file
+                documents.append(exc)
+        return documents
+
+    async def _send_once(self, path: Path, document: bytes | OSError | UnreadableFile) -> None:
         extra = {"node": self._node, "source": path.name}
         try:
-            data = await asyncio.to_thread(self._gateway.read, path)
-            await self._submit(data, path.name)
+            if not isinstance(document, bytes):
+                raise document
+            await self._submit(document, path.name)
         except UnreadableFile as exc:
             self._gateway.move_to_failed(path, f"{path.name}: not sent: {exc}\n")
         except FileNotFoundError:

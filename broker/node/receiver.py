@@ -16,6 +16,14 @@ record must satisfy before its data is used) are listed in docs/signing.md, "Rec
 - The same message read again (a crash before the commit, a sender resending after its own
   crash, a `dlq replay`) is recognised by (sender, ce_id) and the digest of its value and gets
   the same receipt again, byte for byte; the same id with other bytes is a replay attack.
+- Durable per batch: what the records of a fetched batch come to is kept in memory (`_Staged`)
+  and written in one step by `commit` (called by `flush`) before any answer is produced and the
+  offsets are committed: the batch's receipts signed together, its deliveries and shared records
+  fsynced together, the ledger and the replay store synced once. A crash before that step leaves
+  nothing acknowledged, and the batch is read again.
+- Logs: one INFO line per batch lists the message ids delivered (`message_id`, comma-separated,
+  so a grep for an id finds it); each record's line is DEBUG. Anything unusual (rejected, dead
+  letter, read again, held) keeps its own line per record.
 """
 
 from __future__ import annotations
@@ -25,8 +33,8 @@ import hashlib
 import logging
 import sqlite3
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -46,6 +54,7 @@ from broker.formats.base import pattern_of
 from broker.formats.receipts import render_receipt
 from broker.model import Declaration, MessageFunction, Receipt, ReceiptError, ReceiptStatus
 from broker.node.deadletter import dead_letter_record, reduced, shown
+from broker.node.gateway import HandledRecord
 from broker.node.ledger import ReceiptCheck
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
@@ -180,6 +189,11 @@ class Receiver:
         self._receipt_schema = parts.codec.writer_dataschema(SchemaKind.RECEIPT)
         # Answers of the batch in hand, produced together by `flush`.
         self._outgoing: list[tuple[Handled, OutboundRecord]] = []
+        # What the batch in hand came to, written by `commit`: by (sender, id), the references
+        # its originals own, the partners' receipts in the national format.
+        self._staged: dict[tuple[str, str], _Staged] = {}
+        self._staged_references: dict[tuple[str, str], str] = {}
+        self._receipt_files: list[tuple[Path, bytes]] = []
 
     def _partners(self) -> frozenset[str]:
         """The partners in force: the corridor directory replaces `parts.config` live."""
@@ -202,7 +216,7 @@ class Receiver:
                     metrics.end_to_end_latency.labels(handled.sender, self._node).observe(
                         handled.latency_s
                     )
-                log.info("delivered", extra=about)
+                log.debug("delivered", extra=about)  # and in the batch's INFO line
             case Outcome.REJECTED:
                 metrics.rejected.labels(**labels).inc()
                 log.warning("rejected: %s", handled.code, extra=about)
@@ -232,6 +246,7 @@ class Receiver:
         headers and digest, a receipt is kept in the ledger for the operator, and the partition
         moves on. A retriable failure raises: the batch is read again.
         """
+        await self.commit()
         outgoing, self._outgoing = self._outgoing, []
         if not outgoing:
             return
@@ -260,8 +275,106 @@ class Receiver:
                 self._parts.gateway.record_dead_lettered([where for where, _ in letters])
 
     def discard_pending(self) -> None:
-        """Forget unsent answers: the batch will be read (and answered) again."""
+        """Forget what the batch came to and its unsent answers: it will be read (and answered)
+        again."""
+        for staged in self._staged.values():
+            self._verifier.release(staged.message)
+        self._staged.clear()
+        self._staged_references.clear()
+        self._receipt_files.clear()
         self._outgoing.clear()
+
+    async def commit(self) -> None:
+        """Write what the batch came to in one step, then settle it (answers, metrics, logs).
+
+        The receipts are signed, the gateway's deliveries and shared records fsynced together,
+        the ledger rows written and synced, the ids marked accepted in the replay store and
+        synced. A record another process of the node answered meanwhile (a copy on another
+        partition) is answered with that process's receipt instead. A failure raises with
+        nothing settled (the batch is read again; what was written is recognised then).
+        """
+        staged = list(self._staged.values())
+        files = self._receipt_files
+        self._staged, self._staged_references, self._receipt_files = {}, {}, []
+        if not staged and not files:
+            return
+        parts = self._parts
+        settled: list[Handled] = []
+        try:
+            receipts = self._signed_receipts(staged)
+            if self._deliver is not None:  # before it is recorded: a failure is tried again
+                for each in staged:
+                    if each.delivered is not None:
+                        await self._deliver(each.delivered)
+            taken: set[tuple[str, str]] = set()
+            if parts.gateway is not None:
+                shared = [
+                    HandledRecord(
+                        each.handled.sender,
+                        each.handled.message_id,
+                        _shared(each.digest, each.outcome, receipts[index]),
+                        each.reference,
+                        each.delivery,
+                    )
+                    for index, each in enumerate(staged)
+                    if index in receipts
+                ]
+                taken = await asyncio.to_thread(parts.gateway.commit, shared, files)
+            for index, each in enumerate(staged):
+                key = (each.handled.sender, each.handled.message_id)
+                if key in taken:
+                    self._verifier.release(each.message)
+                    answer = self._again(each.handled.record, None)
+                    settled += [answer, *(replace(c, answers=answer.answers) for c in each.copies)]
+                    continue
+                receipt = receipts.get(index)
+                parts.ledger.record_handled(
+                    each.handled.sender,
+                    each.handled.message_id,
+                    value_sha256=each.digest,
+                    coordinates=each.handled.record.coordinates,
+                    outcome=each.outcome,
+                    at=parts.clock.now(),
+                    receipt=None if receipt is None else (receipt.value, receipt.headers),
+                    reference=each.reference,
+                )
+                answers = () if receipt is None else (receipt,)
+                settled += [replace(h, answers=answers) for h in (each.handled, *each.copies)]
+            parts.ledger.sync()
+            for each in staged:
+                if (each.handled.sender, each.handled.message_id) not in taken:
+                    self._verifier.mark_accepted(each.message)
+            parts.replay.sync()
+        except BaseException:
+            for each in staged:
+                self._verifier.release(each.message)
+            raise
+        for handled in settled:
+            self.settle(handled)
+        delivered = [h.message_id for h in settled if h.outcome is Outcome.DELIVERED]
+        if delivered:
+            log.info("delivered", extra={"node": self._node, "message_id": ",".join(delivered)})
+
+    def _signed_receipts(self, staged: Sequence[_Staged]) -> dict[int, OutboundRecord]:
+        """The batch's receipts, signed; by index in `staged`."""
+        parts = self._parts
+        signed: dict[int, OutboundRecord] = {}
+        for index, each in enumerate(staged):
+            if each.receipt is None:
+                continue
+            receipt, recipient = each.receipt, each.handled.sender
+            inbox = self._topics.inbox(recipient)
+            record = receipt_record(
+                parts.identity,
+                value=parts.codec.encode_receipt(receipt, topic=inbox),
+                message_id=str(receipt.message_id),
+                referenced_message_id=str(receipt.referenced_message_id),
+                recipient=recipient,
+                time=receipt.issue_time,
+                dataschema=self._receipt_schema,
+            )
+            signed[index] = OutboundRecord(inbox, record.value, record.key, record.headers)
+        return signed
 
     async def _never_taken(
         self, handled: Handled, answer: OutboundRecord, error: TransportError
@@ -295,8 +408,16 @@ class Receiver:
 
     # ------------------------------------------------------------------ handling
     async def handle(self, record: InboundRecord) -> Handled:
-        """Handle one record and settle its outcome (answers wait for `flush`)."""
-        return self.settle(await self.outcome_of(record))
+        """Handle one record; its outcome is settled now, or by `commit` if it must be written
+        first (delivered, rejected, recorded). Answers wait for `flush`."""
+        handled = await self.outcome_of(record)
+        if handled.outcome in _STAGED or self._is_staged_copy(handled):
+            return handled
+        return self.settle(handled)
+
+    def _is_staged_copy(self, handled: Handled) -> bool:
+        staged = self._staged.get((handled.sender, handled.message_id))
+        return staged is not None and any(copy is handled for copy in staged.copies)
 
     async def outcome_of(self, record: InboundRecord) -> Handled:
         gateway = self._parts.gateway
@@ -311,9 +432,7 @@ class Receiver:
                 record.headers, record.value, appended_at=_appended_at(record)
             )
             handled = await self._checked(record, message)
-            accepted = handled.outcome in (Outcome.DELIVERED, Outcome.REJECTED, Outcome.RECORDED)
-            if accepted:
-                self._verifier.mark_accepted(message)
+            accepted = handled.outcome in _STAGED  # marked accepted by `commit`
             return handled
         except SignatureError as exc:
             if exc.code == Reason.REPLAY:
@@ -395,23 +514,20 @@ class Receiver:
         problems = (*rendered.warnings, *foreign)
         warnings = _receipt_errors(problems, "13", sealed=sealed)
         receipt = self._receipt(message.sender, envelope.id, record.value, warnings, True)
-        if self._deliver is not None:
-            await self._deliver(delivered)
         delivery = None
         if parts.gateway is not None:
             extension = parts.formats.get(fmt).file_extension
             target = parts.gateway.delivery_path(message.sender, reference, envelope.id, extension)
             delivery = (target, rendered.data)
-        self._record(record, message, "delivered", receipt, reference, declaration, delivery)
-        return Handled(
+        handled = Handled(
             Outcome.DELIVERED,
             record,
             envelope.id,
             message.sender,
-            answers=(receipt,),
             latency_s=max(0.0, (now - envelope.time).total_seconds()),
             metric_labels={"sender": message.sender, "recipient": self._node, "format": fmt},
         )
+        return self._stage(handled, message, "delivered", receipt, declaration, delivery, delivered)
 
     def _without_foreign_native_blocks(
         self, declaration: Declaration, sender: str
@@ -447,57 +563,49 @@ class Receiver:
         if not errors:
             errors = (ReceiptError(code=code, reason=summary[:1024] or code),)
         receipt = self._receipt(message.sender, message.envelope.id, record.value, errors, False)
-        self._record(record, message, "rejected", receipt, None, None)
-        return Handled(
+        handled = Handled(
             Outcome.REJECTED,
             record,
             message.envelope.id,
             message.sender,
             code=code,
-            answers=(receipt,),
             metric_labels={
                 "sender": message.sender,
                 "recipient": self._node,
                 "format": self._parts.config.format,
             },
         )
+        return self._stage(handled, message, "rejected", receipt, None)
 
-    def _record(
+    def _stage(
         self,
-        record: InboundRecord,
+        handled: Handled,
         message: VerifiedMessage,
         outcome: str,
-        receipt: OutboundRecord | None,
-        reference: str | None,
+        receipt: Receipt | None,
         declaration: Declaration | None,
         delivery: tuple[Path, bytes] | None = None,
-    ) -> None:
+        delivered: Delivered | None = None,
+    ) -> Handled:
+        """Keep what this record came to for `commit`; a copy later in the batch finds it."""
         original = declaration is not None and declaration.function is MessageFunction.ORIGINAL
-        owned = reference if original else None
-        digest = value_digest(record.value)
-        gateway = self._parts.gateway
-        if gateway is not None and receipt is not None:  # with the delivery, in one step
-            gateway.record_handled(
-                message.sender,
-                message.envelope.id,
-                _shared(digest, outcome, receipt),
-                owned,
-                delivery,
-            )
-        self._parts.ledger.record_handled(
-            message.sender,
-            message.envelope.id,
-            value_sha256=digest,
-            coordinates=record.coordinates,
-            outcome=outcome,
-            at=self._parts.clock.now(),
-            receipt=None if receipt is None else (receipt.value, receipt.headers),
-            reference=owned,
-        )
+        reference = declaration.functional_reference if original and declaration else None
+        key = (message.sender, message.envelope.id)
+        self._staged[key] = _Staged(
+            handled, message, value_digest(handled.record.value), outcome, receipt, reference,
+            delivery, delivered,
+        )  # fmt: skip
+        if reference is not None:
+            self._staged_references.setdefault((message.sender, reference), message.envelope.id)
+        return handled
 
     def _handled_before(self, sender: str, message_id: str) -> Answered | None:
-        """What this node answered for (sender, id): its own ledger, else the gateway's shared
-        record (another process of the node, another partition)."""
+        """What this node answered for (sender, id): the batch in hand (whose receipt answers
+        every copy in it), its own ledger, else the gateway's shared record (another process of
+        the node, another partition)."""
+        staged = self._staged.get((sender, message_id))
+        if staged is not None:
+            return Answered(staged.digest, None)
         before = self._parts.ledger.handled(sender, message_id)
         if before is not None:
             return Answered(before.value_sha256, before.receipt)
@@ -508,7 +616,9 @@ class Receiver:
         return _from_shared(shared)
 
     def _original_of(self, sender: str, reference: str) -> str | None:
-        found = self._parts.ledger.original_of(sender, reference)
+        found = self._staged_references.get((sender, reference))
+        if found is None:
+            found = self._parts.ledger.original_of(sender, reference)
         if found is None and self._parts.gateway is not None:
             found = self._parts.gateway.original_of(sender, reference)
         return found
@@ -557,11 +667,9 @@ class Receiver:
             )
         if parts.gateway is not None:  # the answer, in the national system's own format
             answer = render_receipt(parts.config.format, receipt)
-            parts.gateway.deliver_receipt(
-                message.sender, referenced, answer.file_extension, answer.data
-            )
-        self._record(record, message, "recorded", None, None, None)
-        return Handled(
+            target = parts.gateway.receipt_path(message.sender, referenced, answer.file_extension)
+            self._receipt_files.append((target, answer.data))
+        handled = Handled(
             Outcome.RECORDED,
             record,
             message.envelope.id,
@@ -572,6 +680,7 @@ class Receiver:
                 "status": receipt.status.value,
             },
         )
+        return self._stage(handled, message, "recorded", None, None)
 
     def _receipt(
         self,
@@ -580,29 +689,17 @@ class Receiver:
         received: bytes,
         errors: tuple[ReceiptError, ...],
         accepted: bool,
-    ) -> OutboundRecord:
-        parts = self._parts
-        now = parts.clock.now()
-        receipt = Receipt(
+    ) -> Receipt:
+        """The receipt for `recipient`; `commit` signs it with the batch's others."""
+        return Receipt(
             message_id=uuid.uuid4(),
             referenced_message_id=uuid.UUID(referenced),
             received_sha256=hashlib.sha256(received).digest(),
             receiving_node=self._node,
             status=ReceiptStatus.ACCEPTED if accepted else ReceiptStatus.REJECTED,
-            issue_time=now,
+            issue_time=self._parts.clock.now(),
             errors=errors,
         )
-        inbox = self._topics.inbox(recipient)
-        signed = receipt_record(
-            parts.identity,
-            value=parts.codec.encode_receipt(receipt, topic=inbox),
-            message_id=str(receipt.message_id),
-            referenced_message_id=referenced,
-            recipient=recipient,
-            time=now,
-            dataschema=self._receipt_schema,
-        )
-        return OutboundRecord(inbox, signed.value, signed.key, signed.headers)
 
     # ------------------------------------------------------------------ again, dead letters
     def _again(self, record: InboundRecord, exc: SignatureError | None) -> Handled:
@@ -617,6 +714,11 @@ class Receiver:
                 reason = f"header ce_id {envelope.id} seen before with other content"
             return self._dead_letter(record, Reason.REPLAY, reason, None)
         self._parts.metrics.duplicates.labels(self._node, sender).inc()
+        staged = self._staged.get((sender, envelope.id))
+        if staged is not None:  # a copy in the batch in hand: answered by `commit`, the same way
+            copy = Handled(Outcome.REDELIVERED, record, envelope.id, sender)
+            staged.copies.append(copy)
+            return copy
         answers: tuple[OutboundRecord, ...] = ()
         if before.receipt is not None:
             value, headers = before.receipt
@@ -661,6 +763,25 @@ class Receiver:
 
     def _about(self, record: InboundRecord, message_id: str) -> dict[str, str]:
         return {"node": self._node, "message_id": message_id, "source": record.coordinates}
+
+
+# Outcomes written by `commit` before they are settled.
+_STAGED = frozenset({Outcome.DELIVERED, Outcome.REJECTED, Outcome.RECORDED})
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A record of the batch in hand and what it came to, until `commit` writes it."""
+
+    handled: Handled  # its answers are filled in by `commit`
+    message: VerifiedMessage  # reserved in the verifier until commit (or discard)
+    digest: str
+    outcome: str
+    receipt: Receipt | None  # unsigned: signed with the batch's other receipts
+    reference: str | None  # the reference an original owns
+    delivery: tuple[Path, bytes] | None
+    delivered: Delivered | None  # for the `deliver` callback, called by `commit`
+    copies: list[Handled] = field(default_factory=list)  # the same message again in the batch
 
 
 @dataclass(frozen=True)

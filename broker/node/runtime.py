@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 
 from broker.directory.follow import DirectoryFollower
-from broker.errors import BrokerError, SignatureError, TransportError
+from broker.errors import BrokerError, ConfigError, SignatureError, TransportError
 from broker.node.ledger import DeliveryStatus
 from broker.node.outbox import OutboxSender
 from broker.node.parts import NodeParts
@@ -146,9 +146,13 @@ class CorridorNode:
                 self._hold(result.reason, result.message_id, record.coordinates)
                 break
             handled.append(record)
-        # Answers acknowledged first; a failure here leaves the batch uncommitted, and reading it
+        # Written and answered first; a failure here leaves the batch uncommitted, and reading it
         # again is harmless (the ledger knows what was delivered and what it answered).
-        await self._receiver.flush()
+        try:
+            await self._receiver.flush()
+        except (OSError, sqlite3.Error, ConfigError) as exc:  # a local fault: read it again
+            self._hold(f"writing the batch: {type(exc).__name__}: {exc}")
+            return 0
         await self._inbox.commit(next_offsets(handled))
         if len(handled) == len(records) and self._holds:
             self._resume()

@@ -10,6 +10,11 @@ and marked `sent` as Kafka acknowledges it. A retried submit (after a Kafka outa
 skips recipients that acknowledged this message id and resends the very same record to the
 others, byte for byte, which their duplicate detection acknowledges again instead of calling it
 a replay. The ledger keeps the SHA-256 of each recipient's value: a receipt must quote it.
+
+Batched: the copies that are ready together (several submissions in the same turn of the event
+loop: the outbox hands over the files it found together, a caller gathers submits) are signed,
+prepared and produced as one batch (`_Batch`): one ledger sync for all of them, one produce
+round trip, and one signature per recipient once batch signatures are in use.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import asyncio
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from broker.codec import SchemaKind
 from broker.errors import FormatError
@@ -29,7 +35,8 @@ from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
 from broker.policy import apply_policy
 from broker.routing import route, with_known_itinerary
-from broker.signing.records import declaration_record
+from broker.signing.records import SignedRecord, declaration_record
+from broker.signing.trust import NodeKey
 from broker.transport.base import Delivery, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
@@ -56,6 +63,8 @@ class Sender:
         self._producer = producer
         self._topics = CorridorTopics.of(parts.config.topics)
         self._dataschema = parts.codec.writer_dataschema(SchemaKind.DECLARATION)
+        self._batch: list[_Copy] = []  # ready to go out with the next flush
+        self._flushes: set[asyncio.Task[None]] = set()  # running (a reference keeps them alive)
 
     async def submit(
         self, data: bytes, fmt: str | None = None, *, source: str = ""
@@ -80,7 +89,6 @@ class Sender:
         )
         plan = route(declaration, parts.config.country, parts.config.partners)
         message_id = str(declaration.message_id)
-        reference = declaration.functional_reference
         already = {
             row.recipient
             for row in parts.ledger.by_message(message_id)
@@ -89,14 +97,11 @@ class Sender:
         pending = [p for p in plan.recipients if p.node_id not in already]
         seal_all = any(p.seal for p in plan.recipients)
         began = parts.clock.monotonic()
-        prepared = [self._prepared(p, declaration, seal_all) for p in pending]
-        # One round trip for all recipients (the producer pipelines the requests); each
-        # acknowledgement is recorded as it comes, so a failure leaves a true status.
-        sends = [
-            self._send_one(partner, record, reference, fmt, began)
-            for partner, (record, _) in zip(pending, prepared, strict=True)
-        ]
-        outcomes = await asyncio.gather(*sends, return_exceptions=True)
+        copies = [self._copy(p, declaration, seal_all, fmt, began) for p in pending]
+        for copy in copies:
+            self._enqueue(copy)
+        # Every copy's outcome is awaited, so a failure leaves a true status for each.
+        outcomes = await asyncio.gather(*(c.done for c in copies), return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -109,8 +114,8 @@ class Sender:
             )
         sent = [SentTo(p.node_id, None, ()) for p in plan.recipients if p.node_id in already]
         sent += [
-            SentTo(partner.node_id, delivery, withheld)
-            for partner, delivery, (_, withheld) in zip(pending, deliveries, prepared, strict=True)
+            SentTo(copy.partner.node_id, delivery, copy.withheld)
+            for copy, delivery in zip(copies, deliveries, strict=True)
         ]
         order = [p.node_id for p in plan.recipients]
         sent.sort(key=lambda s: order.index(s.recipient))
@@ -118,68 +123,141 @@ class Sender:
             declaration.functional_reference, message_id, tuple(sent), plan.unserved_countries
         )
 
-    async def _send_one(
-        self, partner: Partner, record: OutboundRecord, reference: str, fmt: str, began: float
-    ) -> Delivery:
-        parts = self._parts
-        delivery = await self._producer.send(record)
-        node = parts.config.node_id
-        parts.ledger.record_sent(
-            str(_message_id(record)),
-            partner.node_id,
-            reference,
-            parts.clock.now(),
-            hashlib.sha256(record.value).hexdigest(),
-        )
-        parts.metrics.sent.labels(node, partner.node_id, fmt).inc()
-        parts.metrics.publish_latency.labels(node, partner.node_id).observe(
-            parts.clock.monotonic() - began
-        )
-        return delivery
-
-    def _prepared(
-        self, partner: Partner, declaration: Declaration, seal: bool
-    ) -> tuple[OutboundRecord, tuple[str, ...]]:
-        """The record for `partner` as prepared before (to resend it as is), or a new one,
-        written to the ledger before it is produced."""
+    def _copy(
+        self, partner: Partner, declaration: Declaration, seal: bool, fmt: str, began: float
+    ) -> _Copy:
+        """The copy for `partner`: the record prepared before (to resend it as is), or a new
+        one to sign with the batch it goes out in."""
         parts = self._parts
         message_id = str(declaration.message_id)
+        reference = declaration.functional_reference
         stored = parts.ledger.prepared_record(message_id, partner.node_id)
         if stored is not None:
             withheld = apply_policy(declaration, partner.allow_fields).withheld
-            return _loads(stored), withheld
-        record, withheld = self._record_for(partner, declaration, seal)
-        parts.ledger.record_prepared(
-            message_id,
-            partner.node_id,
-            declaration.functional_reference,
-            hashlib.sha256(record.value).hexdigest(),
-            _dumps(record),
-            parts.clock.now(),
-        )
-        return record, withheld
-
-    def _record_for(
-        self, partner: Partner, declaration: Declaration, seal_it: bool
-    ) -> tuple[OutboundRecord, tuple[str, ...]]:
-        """The signed (and, if `seal_it`, sealed) record, and what policy withheld."""
-        parts = self._parts
+            record = _loads(stored)
+            return _Copy(partner, message_id, reference, fmt, began, withheld, record=record)
         now = parts.clock.now()
         shared = apply_policy(declaration, partner.allow_fields)
         inbox = self._topics.inbox(partner.node_id)
-        value = parts.codec.encode_declaration(shared.declaration, topic=inbox)
-        signed = declaration_record(
-            parts.identity,
-            value=value,
-            message_id=str(declaration.message_id),
-            reference=declaration.functional_reference,
-            recipient=partner.node_id,
+        unsigned = _Unsigned(
+            topic=inbox,
+            value=parts.codec.encode_declaration(shared.declaration, topic=inbox),
             time=now,
-            dataschema=self._dataschema,
-            seal_to=parts.keys.current_key(partner.node_id, now) if seal_it else None,
+            seal_to=parts.keys.current_key(partner.node_id, now) if seal else None,
         )
-        record = OutboundRecord(inbox, signed.value, signed.key, signed.headers)
-        return record, shared.withheld
+        return _Copy(partner, message_id, reference, fmt, began, shared.withheld, unsigned=unsigned)
+
+    def _enqueue(self, copy: _Copy) -> None:
+        if not self._batch:  # after the other submissions ready in this turn of the loop
+            asyncio.get_running_loop().call_soon(self._flush_soon)
+        self._batch.append(copy)
+
+    def _flush_soon(self) -> None:
+        batch, self._batch = self._batch, []
+        task = asyncio.ensure_future(self._flush(batch))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
+
+    async def _flush(self, batch: list[_Copy]) -> None:
+        """Sign, prepare (one ledger sync) and produce the batch; each copy's `done` says."""
+        parts = self._parts
+        records: list[OutboundRecord] = []
+        try:
+            for copy in batch:
+                if copy.record is None:
+                    copy.record = self._signed(copy)
+                    parts.ledger.record_prepared(
+                        copy.message_id,
+                        copy.partner.node_id,
+                        copy.reference,
+                        hashlib.sha256(copy.record.value).hexdigest(),
+                        _dumps(copy.record),
+                        parts.clock.now(),
+                    )
+                records.append(copy.record)
+            parts.ledger.sync()  # prepared before produced: a resend is the very same record
+        except Exception as exc:  # noqa: BLE001 - each submission gets the error
+            for copy in batch:
+                copy.settle(exc)
+            return
+        outcomes = await asyncio.gather(
+            *(self._producer.send(record) for record in records), return_exceptions=True
+        )
+        for copy, outcome in zip(batch, outcomes, strict=True):
+            if not isinstance(outcome, BaseException):
+                try:
+                    self._sent(copy)
+                except Exception as exc:  # noqa: BLE001 - the ledger refused: this one fails
+                    outcome = exc
+            copy.settle(outcome)
+
+    def _signed(self, copy: _Copy) -> OutboundRecord:
+        unsigned = copy.unsigned
+        assert unsigned is not None
+        signed: SignedRecord = declaration_record(
+            self._parts.identity,
+            value=unsigned.value,
+            message_id=copy.message_id,
+            reference=copy.reference,
+            recipient=copy.partner.node_id,
+            time=unsigned.time,
+            dataschema=self._dataschema,
+            seal_to=unsigned.seal_to,
+        )
+        return OutboundRecord(unsigned.topic, signed.value, signed.key, signed.headers)
+
+    def _sent(self, copy: _Copy) -> None:
+        parts = self._parts
+        assert copy.record is not None
+        node = parts.config.node_id
+        parts.ledger.record_sent(
+            copy.message_id,
+            copy.partner.node_id,
+            copy.reference,
+            parts.clock.now(),
+            hashlib.sha256(copy.record.value).hexdigest(),
+        )
+        parts.metrics.sent.labels(node, copy.partner.node_id, copy.format).inc()
+        parts.metrics.publish_latency.labels(node, copy.partner.node_id).observe(
+            parts.clock.monotonic() - copy.began
+        )
+
+
+@dataclass(frozen=True)
+class _Unsigned:
+    """A copy's encoded (not yet sealed) value and what its signing needs."""
+
+    topic: str
+    value: bytes
+    time: datetime
+    seal_to: NodeKey | None
+
+
+@dataclass(eq=False)
+class _Copy:
+    """One recipient's copy of a declaration on its way out; `done` says how it went."""
+
+    partner: Partner
+    message_id: str
+    reference: str
+    format: str
+    began: float
+    withheld: tuple[str, ...]
+    record: OutboundRecord | None = None  # signed (or prepared by an earlier attempt)
+    unsigned: _Unsigned | None = None
+    done: asyncio.Future[Delivery] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
+
+    def settle(self, outcome: Delivery | BaseException) -> None:
+        if self.done.done():  # its submission was cancelled meanwhile (shutdown)
+            return
+        if isinstance(outcome, asyncio.CancelledError):
+            self.done.cancel()
+        elif isinstance(outcome, BaseException):
+            self.done.set_exception(outcome)
+        else:
+            self.done.set_result(outcome)
 
 
 def _message_id(record: OutboundRecord) -> str:

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS accepted_message (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS accepted_message_by_time ON accepted_message (accepted_at_us);
 """
+_SYNCED = "CREATE TABLE IF NOT EXISTS synced (id INTEGER PRIMARY KEY CHECK (id = 1));"
 
 
 class ReplayStore(Protocol):
@@ -41,6 +42,9 @@ class ReplayStore(Protocol):
 
     def add(self, message_id: str) -> None:
         """Record `message_id` as accepted now; `SignatureError(replay)` if already there."""
+
+    def sync(self) -> None:
+        """Make every `add` so far durable (a store that syncs each add has nothing to do)."""
 
 
 def _replay(message_id: str) -> SignatureError:
@@ -78,6 +82,9 @@ class MemoryReplayStore:
         if self._clock.monotonic() >= self._next_purge:
             self.purge()
 
+    def sync(self) -> None:
+        return  # nothing to make durable
+
     def purge(self) -> int:
         cutoff = self._clock.now() - self._retention
         expired = [mid for mid, at in self._accepted_at.items() if at < cutoff]
@@ -88,26 +95,49 @@ class MemoryReplayStore:
 
 
 class SqliteReplayStore:
-    """Accepted message ids in one SQLite file; use from one thread (the node's event loop)."""
+    """Accepted message ids in one SQLite file; use from one thread (the node's event loop).
 
-    def __init__(self, path: Path | str, retention: timedelta, clock: Clock) -> None:
+    `sync_each=False` (the node, which commits its offsets once per fetched batch): an `add`
+    commits with `synchronous=NORMAL` and is durable after the next `sync()`, one fsync per
+    batch instead of one per message.
+    """
+
+    def __init__(
+        self, path: Path | str, retention: timedelta, clock: Clock, *, sync_each: bool = True
+    ) -> None:
         self._retention = _checked_retention(retention)
         self._clock = clock
         self._path = path
+        self._sync_each = sync_each
         try:
             _owner_only(Path(path))
             self._db = sqlite3.connect(path, isolation_level=None)  # autocommit: one txn per add
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db.execute(f"PRAGMA synchronous={'FULL' if sync_each else 'NORMAL'}")
+            self._db.executescript(_SCHEMA + _SYNCED)
             _owner_only(Path(path))  # the WAL files now exist
         except (sqlite3.Error, OSError) as exc:
             raise config_error(ConfigCode.FILE_IO, path, f"replay store: {exc}") from exc
         self.purge()
+        self._synced_changes = self._db.total_changes
 
     @property
     def retention(self) -> timedelta:
         return self._retention
+
+    def sync(self) -> None:
+        """One commit under `synchronous=FULL`: its fsync of the log carries the earlier adds."""
+        if self._sync_each or self._db.total_changes == self._synced_changes:
+            return
+        try:
+            self._db.execute("PRAGMA synchronous=FULL")
+            try:
+                self._db.execute("INSERT OR REPLACE INTO synced VALUES (1)")
+            finally:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise config_error(ConfigCode.FILE_IO, self._path, f"replay store: {exc}") from exc
+        self._synced_changes = self._db.total_changes
 
     def seen(self, message_id: str) -> bool:
         try:

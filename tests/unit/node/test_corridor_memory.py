@@ -203,6 +203,7 @@ async def test_a_record_read_again_after_a_crash_is_delivered_once(
     [record] = broker_of(corridor).records(corridor.topics.inbox("LA-VTE"))
     # Delivered, then "crashed" before committing: a fresh process reads the same record.
     await laos._receiver.handle(record)
+    await laos._receiver.commit()
     await laos.stop()
     laos.parts.ledger.close()
     restarted = corridor.node("LA-VTE")
@@ -311,6 +312,7 @@ async def test_a_rejection_read_again_after_a_crash_is_rejected_again(
     first = corridor.node("LA-VTE", formats=RefusingFormats())
     await first.start()
     await first._receiver.handle(record)  # rejected, then "crashed" before the receipt went out
+    await first._receiver.commit()
     await first.stop()
     first.parts.ledger.close()
     restarted = corridor.node("LA-VTE", formats=RefusingFormats())
