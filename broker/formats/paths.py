@@ -11,7 +11,10 @@ import re
 import types
 import typing
 from collections.abc import Iterator, Mapping, Sized
-from typing import Any
+from datetime import date, datetime, time
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -63,20 +66,38 @@ def flatten(data: Mapping[str, Any]) -> dict[str, Any]:
     return values
 
 
+# Leaves `model_dump` gives, told apart by concrete type first: isinstance against the
+# `Sized`/`Mapping` ABCs costs a Python-level call each, and this runs for every value of every
+# render. Anything else still goes through the ABCs.
+_SCALARS: Final = (Decimal, int, float, datetime, date, time, UUID)
+
+
 def _collect(data: Mapping[str, Any], prefix: str, into: dict[str, Any]) -> None:
     for key, value in data.items():
-        path = f"{prefix}{key}"
-        if value is None or (isinstance(value, Sized) and not len(value)):
+        if value is None:
             continue
-        if path == "extensions":
-            into.update({f"extensions.{name}": text for name, text in value.items()})
-        elif isinstance(value, Mapping):
-            _collect(value, f"{path}.", into)
-        elif isinstance(value, (list, tuple)) and isinstance(value[0], Mapping):
-            for index, item in enumerate(value):
-                _collect(item, f"{path}.{index}.", into)
+        if isinstance(value, str):
+            if value:
+                into[f"{prefix}{key}"] = value
+        elif isinstance(value, _SCALARS):
+            into[f"{prefix}{key}"] = value
+        elif isinstance(value, (dict, list, tuple, Sized)):
+            if len(value):
+                _collect_container(value, f"{prefix}{key}", into)
         else:
-            into[path] = tuple(value) if isinstance(value, list) else value
+            into[f"{prefix}{key}"] = value
+
+
+def _collect_container(value: Any, path: str, into: dict[str, Any]) -> None:
+    if path == "extensions":
+        into.update({f"extensions.{name}": text for name, text in value.items()})
+    elif isinstance(value, dict | Mapping):
+        _collect(value, f"{path}.", into)
+    elif isinstance(value, list | tuple) and isinstance(value[0], dict | Mapping):
+        for index, item in enumerate(value):
+            _collect(item, f"{path}.{index}.", into)
+    else:
+        into[path] = tuple(value) if isinstance(value, list) else value
 
 
 def restrict(declaration: Declaration, capabilities: frozenset[str]) -> dict[str, Any]:
@@ -88,14 +109,24 @@ def restrict(declaration: Declaration, capabilities: frozenset[str]) -> dict[str
     }
 
 
-def unencodable_text(declaration: Declaration, refused: re.Pattern[str]) -> list[Problem]:
+def unencodable_text(values: Mapping[str, Any], refused: re.Pattern[str]) -> list[Problem]:
     """A `Problem` for every text (or extension key) holding a character `refused` matches.
 
-    Rendering refuses such text instead of dropping or replacing the character: XML 1.0 cannot
-    hold most control characters, and no UTF-8 encoder can write a lone surrogate.
+    `values` are a declaration's `field_values`; `refused` matches single characters. Rendering
+    refuses such text instead of dropping or replacing the character: XML 1.0 cannot hold most
+    control characters, and no UTF-8 encoder can write a lone surrogate.
     """
+    texts = [path[11:] for path in values if path.startswith("extensions.")]
+    for value in values.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, tuple):
+            texts.extend(item for item in value if isinstance(item, str))
+    # One search over everything first: almost every declaration has nothing to refuse.
+    if not refused.search("\n".join(texts)):
+        return []
     problems = []
-    for path, value in field_values(declaration).items():
+    for path, value in values.items():
         texts = [path.removeprefix("extensions.")] if path.startswith("extensions.") else []
         if isinstance(value, str):
             texts.append(value)

@@ -41,7 +41,7 @@ from broker.model import Declaration, MessageFunction, TransportMode
 
 def render_acdd_xml(declaration: Declaration, *, require_mandatory: bool = True) -> RenderResult:
     ledger = RenderLedger(declaration, FORMAT_ID)
-    problems = unencodable_text(declaration, XML_REFUSED)
+    problems = unencodable_text(ledger.values, XML_REFUSED)
     missing = [
         Problem(
             f"mandatory ACDD data item {item!r} is missing", field=path, code="mandatory_missing"

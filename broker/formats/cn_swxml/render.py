@@ -87,8 +87,8 @@ class _Section:
 
 def render_cn_swxml(declaration: Declaration) -> RenderResult:
     """China single window XML for `declaration`, with what it could not carry."""
-    _refuse_inexpressible(declaration)
     ledger = RenderLedger(declaration, FORMAT_ID)
+    _refuse_inexpressible(declaration, ledger)
     head = _Section("DecHead", DEC_HEAD, _head(declaration, ledger))
     lines = [
         _Section("DecList", DEC_LIST, _line(i, ledger)) for i in range(len(declaration.goods_items))
@@ -189,8 +189,8 @@ def _time_from_fallback(declaration: Declaration, ledger: RenderLedger) -> bool:
     return False
 
 
-def _refuse_inexpressible(declaration: Declaration) -> None:
-    problems = unencodable_text(declaration, XML_REFUSED)
+def _refuse_inexpressible(declaration: Declaration, ledger: RenderLedger) -> None:
+    problems = unencodable_text(ledger.values, XML_REFUSED)
     if declaration.kind is DeclarationKind.TRANSIT:
         problems.append(_inexpressible("kind", "China declarations are import (I) or export (E)"))
     if declaration.function is not MessageFunction.ORIGINAL:

@@ -16,7 +16,13 @@ from typing import Any, Final, Literal
 from broker.errors import FormatError
 from broker.formats.base import ParseLimits, RenderResult
 from broker.formats.cusdec import layout as q
-from broker.formats.edifact.syntax import CHARSETS, Segment, segment_from_text, serialize
+from broker.formats.edifact.syntax import (
+    CHARSETS,
+    DEFAULT_DELIMITERS,
+    Segment,
+    segment_from_text,
+    segment_lines,
+)
 from broker.formats.normalize import plain
 from broker.formats.paths import RenderLedger, unencodable_text
 from broker.model import Declaration, MessageFunction
@@ -40,11 +46,11 @@ _MAX_MARKS: Final = 8  # combining marks a cut may move back over to keep a clus
 def render_cusdec(declaration: Declaration, *, syntax: Syntax = "auto") -> RenderResult:
     """A CUSDEC interchange for `declaration`; `syntax` UNOC or UNOW forces that character set."""
     refused = re.compile(f"{_SURROGATE}|{_NOT_LATIN1}" if syntax == "UNOC" else _SURROGATE)
-    problems = unencodable_text(declaration, refused)
+    ledger = RenderLedger(declaration, q.FORMAT_ID)
+    problems = unencodable_text(ledger.values, refused)
     if problems:
         why = "UNOC (ISO 8859-1) was asked for" if syntax == "UNOC" else "text cannot be encoded"
         raise FormatError.collect(f"cannot render as {q.FORMAT_ID}: {why}", problems)
-    ledger = RenderLedger(declaration, q.FORMAT_ID)
     lines = len(declaration.goods_items)
     kept = _kept_segments(ledger, lines)
     body = [
@@ -65,8 +71,9 @@ def render_cusdec(declaration: Declaration, *, syntax: Syntax = "auto") -> Rende
         body.append(Segment.of("CNT", (q.PACKAGE_COUNT, str(packages))))
     body.extend(kept.get("summary/", ()))
     body.append(Segment.of("UNT", str(len(body) + 1), "1"))
+    body_lines = segment_lines(body)  # written once, both to choose the syntax and to send
     if syntax == "auto":
-        syntax = "UNOW" if re.search(_NOT_LATIN1, serialize(body)) else "UNOC"
+        syntax = "UNOW" if re.search(_NOT_LATIN1, "\n".join(body_lines)) else "UNOC"
     reference = declaration.message_id.hex[:14].upper()
     prepared = declaration.issue_time.astimezone(UTC)
     envelope_start = Segment.of(
@@ -77,8 +84,9 @@ def render_cusdec(declaration: Declaration, *, syntax: Syntax = "auto") -> Rende
         (prepared.strftime("%y%m%d"), prepared.strftime("%H%M")),
         reference,
     )
-    interchange = [envelope_start, *body, Segment.of("UNZ", "1", reference)]
-    return RenderResult(serialize(interchange).encode(CHARSETS[syntax]), ledger.report())
+    start, end = segment_lines([envelope_start, Segment.of("UNZ", "1", reference)])
+    text = "\n".join([DEFAULT_DELIMITERS.una, start, *body_lines, end]) + "\n"
+    return RenderResult(text.encode(CHARSETS[syntax]), ledger.report())
 
 
 def _kept_segments(ledger: RenderLedger, lines: int) -> dict[str, list[Segment]]:

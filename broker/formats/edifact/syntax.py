@@ -68,8 +68,18 @@ class Delimiters:
         )
 
     def escape(self, value: str) -> str:
-        special = (self.release, self.component, self.element, self.segment)
-        return "".join(self.release + char if char in special else char for char in value)
+        release, component, element, segment = (
+            self.release, self.component, self.element, self.segment
+        )  # fmt: skip
+        if (  # most values hold no delimiter: four scans in C instead of a loop per character
+            release not in value
+            and component not in value
+            and element not in value
+            and segment not in value
+        ):
+            return value
+        special = (release, component, element, segment)
+        return "".join(release + char if char in special else char for char in value)
 
 
 DEFAULT_DELIMITERS: Final = Delimiters()
@@ -208,16 +218,24 @@ def _segment(builder: _Builder, number: int) -> Segment:
 
 def serialize(segments: Iterable[Segment], delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
     """The interchange text: UNA, then one segment per line, trailing empty parts left out."""
-    lines = [delimiters.una]
+    return "\n".join([delimiters.una, *segment_lines(segments, delimiters)]) + "\n"
+
+
+def segment_lines(
+    segments: Iterable[Segment], delimiters: Delimiters = DEFAULT_DELIMITERS
+) -> list[str]:
+    """Each segment's text with its terminator, as `serialize` writes them after the UNA."""
+    escape, component, element, terminator = (
+        delimiters.escape, delimiters.component, delimiters.element, delimiters.segment
+    )  # fmt: skip
+    lines = []
     for segment in segments:
-        elements = [
-            _trimmed([delimiters.escape(c) for c in element]) for element in segment.elements
-        ]
+        elements = [_trimmed([escape(c) for c in components]) for components in segment.elements]
         while elements and not elements[-1]:
             elements.pop()
-        joined = [delimiters.component.join(components) for components in elements]
-        lines.append(delimiters.element.join([segment.tag, *joined]) + delimiters.segment)
-    return "\n".join(lines) + "\n"
+        joined = [component.join(components) for components in elements]
+        lines.append(element.join([segment.tag, *joined]) + terminator)
+    return lines
 
 
 def serialize_segment(segment: Segment, delimiters: Delimiters = DEFAULT_DELIMITERS) -> str:
