@@ -333,6 +333,10 @@ def _line_prefix(name: str) -> bytes:
     return _LINE_PREFIX.get(name) or name.encode("ascii") + b"="
 
 
+def _lines(signed: tuple[Header, ...]) -> bytes:
+    return b"".join([_line_prefix(name) + value + b"\n" for name, value in signed])
+
+
 def _proof(encoded: bytes) -> BatchProof:
     """Parse `ce_sigproof`: every rule of section 3.3, the path length included, before any
     hashing."""
@@ -424,7 +428,7 @@ def _parse(headers: Sequence[Header]) -> Envelope:
         else tuple(sorted((k, v) for k, v in attrs.items() if k not in known)),
         signature=b"" if signature is None else _base64(SIGNATURE_HEADER, signature),
         attributes=attributes,
-        signed_lines=b"".join([_line_prefix(name) + value + b"\n" for name, value in signed]),
+        signed_lines=_lines(signed),
         version=version,
         proof=proof,
     )
@@ -451,6 +455,50 @@ def signing_input(headers: Sequence[Header], value: bytes) -> bytes:
     return _parse(headers).signing_input(value)
 
 
+# A writer builds many envelopes that differ only in ce_id, ce_time and ce_subject: the rest is
+# parsed once per combination (`_TEMPLATES`, bounded) and only those three are checked again,
+# with the parser's own rules; whatever fails them takes the full parse, which says why.
+_TEMPLATES: dict[tuple[str | None, ...], Envelope] = {}
+_MAX_TEMPLATES = 256
+
+
+def _from_template(
+    template: Envelope, message_id: str, time: str, subject: str, seal: Seal | None
+) -> Envelope | None:
+    """`template` with another id, time (writers' form), subject and seal (of the template's
+    algorithm and key); None when one of them is not plainly valid."""
+    if _UUID.fullmatch(message_id) is None:
+        return None
+    subject_bytes = subject.encode("utf-8")
+    size = len(subject_bytes)
+    if (
+        not 0 < size <= MAX_HEADER_VALUE_BYTES
+        or len(subject_bytes.translate(None, _CONTROL_BYTES)) != size
+    ):
+        return None
+    moment = parse_time(time)
+    if moment is None:
+        return None
+    new = {
+        "ce_id": message_id.encode("ascii"),
+        "ce_time": time.encode("ascii"),
+        "ce_subject": subject_bytes,
+    }
+    if seal is not None:
+        if seal.ephemeral_key.__class__ is not bytes or len(seal.ephemeral_key) != 32:
+            return None
+        new["ce_sealepk"] = binascii.b2a_base64(seal.ephemeral_key, newline=False)
+    attributes = tuple([(name, new.get(name, value)) for name, value in template.attributes])
+    return template._replace(
+        id=message_id,
+        time=moment,
+        subject=subject,
+        seal=seal,
+        attributes=attributes,
+        signed_lines=_lines(attributes),  # ce_time is in the writers' form: signed as it is
+    )
+
+
 def build_envelope(
     *,
     message_id: str,
@@ -469,6 +517,17 @@ def build_envelope(
 
     `extensions`: further `ce_*` attributes (name with the prefix), signed like the others.
     """
+    time_text = format_time(time)
+    template_key = None
+    if not extensions and subject is not None:
+        sealed_to = (None, None) if seal is None else (seal.algorithm, seal.key_id)
+        template_key = (source, type, content_type, signer.sigalg, signer.key_id, dataschema)
+        template_key += (recipient, *sealed_to)
+        template = _TEMPLATES.get(template_key)
+        if template is not None:
+            built = _from_template(template, message_id, time_text, subject, seal)
+            if built is not None:
+                return built
     optional = {"ce_subject": subject, "ce_dataschema": dataschema, "ce_recipient": recipient}
     if seal is not None:
         optional["ce_sealalg"] = seal.algorithm
@@ -479,7 +538,7 @@ def build_envelope(
         "ce_id": message_id,
         "ce_source": source,
         "ce_type": type,
-        "ce_time": format_time(time),
+        "ce_time": time_text,
         CONTENT_TYPE: content_type,
         "ce_sigalg": signer.sigalg,
         "ce_keyid": signer.key_id,
@@ -490,7 +549,12 @@ def build_envelope(
             raise config_error(ConfigCode.BAD_ARGUMENT, name, "not an extension attribute")
         attributes[name] = text
     attributes[SIGNED_HEADERS] = ",".join(sorted(attributes))
-    return _parse([(name, text.encode("utf-8")) for name, text in attributes.items()])
+    envelope = _parse([(name, text.encode("utf-8")) for name, text in attributes.items()])
+    if template_key is not None:
+        if len(_TEMPLATES) >= _MAX_TEMPLATES:
+            _TEMPLATES.clear()
+        _TEMPLATES[template_key] = envelope
+    return envelope
 
 
 def sign_message(envelope: Envelope, value: bytes, signer: Signer) -> list[Header]:

@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 
 from broker.clock import FakeClock
 from broker.errors import ConfigError, SignatureError
+from broker.signing import envelope as envelope_module
 from broker.signing.envelope import (
     MAX_HEADER_VALUE_BYTES,
     MAX_HEADERS,
@@ -428,3 +430,49 @@ def test_one_random_value_in_a_valid_envelope(index: int, value: bytes) -> None:
     name, _ = headers[index % len(headers)]
     headers[index % len(headers)] = (name, value)
     assert outcome(headers) in {"parsed", "malformed-envelope"}
+
+
+def _built_or_refusal(**attributes: Any) -> object:
+    try:
+        return build_envelope(**attributes)
+    except (SignatureError, UnicodeEncodeError) as exc:
+        return repr(exc)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    message_id=st.one_of(st.uuids().map(str), st.text(max_size=40)),
+    subject=st.one_of(st.text(max_size=30), st.text(min_size=1020, max_size=1030)),
+    moment=st.datetimes(timezones=st.timezones()),
+    ephemeral_key=st.one_of(st.none(), st.binary(min_size=31, max_size=33)),
+)
+def test_an_envelope_from_a_writer_template_is_what_the_full_parse_gives(
+    corridor: Corridor,
+    message_id: str,
+    subject: str,
+    moment: datetime,
+    ephemeral_key: bytes | None,
+) -> None:
+    """build_envelope re-checks only ce_id, ce_time, ce_subject once it has parsed the other
+    attributes: same envelope, same refusal as a full parse of every header."""
+    signer = corridor.nodes["CN-CQ"].signer
+    attributes: dict[str, Any] = {
+        "source": "urn:ilstc:node:CN-CQ",
+        "type": "org.ilstc.customs.declaration.v1",
+        "content_type": "application/avro",
+        "signer": signer,
+        "dataschema": DATASCHEMA,
+        "recipient": "LA-VTE",
+    }
+
+    def sealed(key: bytes | None) -> Seal | None:
+        return None if key is None else Seal("x25519-hkdf-sha256-aes256gcm", "ab" * 32, key)
+
+    varying = {"message_id": message_id, "time": moment, "subject": subject}
+    varying["seal"] = sealed(ephemeral_key)
+    envelope_module._TEMPLATES.clear()
+    full = _built_or_refusal(**attributes, **varying)
+    primer = None if ephemeral_key is None else sealed(bytes(range(32)))
+    build_envelope(**attributes, message_id=mid("primer"), time=START, subject="CQ1", seal=primer)
+    assert envelope_module._TEMPLATES  # the next build takes the template
+    assert _built_or_refusal(**attributes, **varying) == full
