@@ -95,11 +95,22 @@ def corridor_toml(corridor: Corridor, header: str = "") -> str:
 
 
 def small_corridor(
-    formats: Mapping[str, str], namespace: str = "customs.v1", partitions: int = 3
+    formats: Mapping[str, str],
+    namespace: str = "customs.v1",
+    partitions: int = 3,
+    envelopes: Mapping[str, int] | None = None,
 ) -> Corridor:
-    """Members `node id -> format`, all partners of each other (tests, benchmarks)."""
+    """Members `node id -> format`, all partners of each other (tests, benchmarks); each verifies
+    envelope 3 (this project's nodes) unless `envelopes` says otherwise."""
+    envelopes = envelopes or {}
     members = [
-        Member(node_id=node_id, name=node_id, district=node_id, format=fmt)
+        Member(
+            node_id=node_id,
+            name=node_id,
+            district=node_id,
+            format=fmt,
+            envelope=envelopes.get(node_id, 3),
+        )
         for node_id, fmt in formats.items()
     ]
     agreements = [Agreement(name="all", members=tuple(formats))] if len(formats) >= 2 else []
@@ -114,8 +125,13 @@ def small_corridor(
 
 
 def write_small_corridor(
-    path: Path, formats: Mapping[str, str], namespace: str, partitions: int = 3
+    path: Path,
+    formats: Mapping[str, str],
+    namespace: str,
+    partitions: int = 3,
+    envelopes: Mapping[str, int] | None = None,
 ) -> Path:
     """Write `small_corridor(...)` to `path`; returns `path`."""
-    path.write_text(corridor_toml(small_corridor(formats, namespace, partitions)), encoding="utf-8")
+    corridor = small_corridor(formats, namespace, partitions, envelopes)
+    path.write_text(corridor_toml(corridor), encoding="utf-8")
     return path

@@ -61,10 +61,17 @@ class Terms(_Frozen):
         return self
 
 
+# Envelope versions a member's receivers can verify: 2 (one signature per record) or 3 (batch
+# signatures, docs/signing.md 3.3). Every node verifies all; a sender writes v3 only to a member
+# that says 3.
+EnvelopeVersion = Annotated[int, Field(ge=2, le=3)]
+
+
 class Partner(Terms):
     """Another node this one exchanges with, and what it may receive from this one."""
 
     node_id: NodeId
+    envelope: EnvelopeVersion = 2  # the highest envelope version its receivers verify
 
     @property
     def country(self) -> str:
@@ -94,6 +101,7 @@ class Member(_Frozen):
     ca: Country | None = None  # the national CA that issues its certificates (default: country)
     time_zone: str | None = None  # IANA zone its national system states local times in
     partitions: Annotated[int, Field(ge=1, le=1000)] | None = None  # inbox size override
+    envelope: EnvelopeVersion = 2  # the highest envelope version its receivers verify
 
     @property
     def country(self) -> str:
@@ -234,7 +242,12 @@ class Corridor(_Frozen):
     def partners_of(self, node_id: str) -> tuple[Partner, ...]:
         """Who `node_id` exchanges with, each with what that partner may receive from it."""
         return tuple(
-            Partner(node_id=other, allow_fields=terms.allow_fields, seal=terms.seal)
+            Partner(
+                node_id=other,
+                allow_fields=terms.allow_fields,
+                seal=terms.seal,
+                envelope=self._by_id[other].envelope,
+            )
             for other, agreement in sorted(self._partners.get(node_id, ()))
             for terms in (agreement.terms_for(other),)
         )

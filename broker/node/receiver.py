@@ -33,6 +33,7 @@ import hashlib
 import logging
 import sqlite3
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ from broker.errors import (
 from broker.formats.base import pattern_of
 from broker.formats.receipts import render_receipt
 from broker.model import Declaration, MessageFunction, Receipt, ReceiptError, ReceiptStatus
+from broker.node.batches import envelope_of, signed_for
 from broker.node.deadletter import dead_letter_record, reduced, shown
 from broker.node.gateway import HandledRecord
 from broker.node.ledger import ReceiptCheck
@@ -61,7 +63,7 @@ from broker.node.topics import CorridorTopics
 from broker.signing.envelope import TYPE_DECLARATION, TYPE_RECEIPT, Envelope, parse_envelope
 from broker.signing.identity import node_id_from_urn
 from broker.signing.reasons import Reason
-from broker.signing.records import receipt_record
+from broker.signing.records import Draft, receipt_draft
 from broker.signing.seal import unseal_value
 from broker.signing.verify import VerifiedMessage, Verifier
 from broker.transport.base import Header, InboundRecord, OutboundRecord, Producer
@@ -356,24 +358,31 @@ class Receiver:
             log.info("delivered", extra={"node": self._node, "message_id": ",".join(delivered)})
 
     def _signed_receipts(self, staged: Sequence[_Staged]) -> dict[int, OutboundRecord]:
-        """The batch's receipts, signed; by index in `staged`."""
+        """The batch's receipts, signed together per sender they answer (one batch signature
+        for a partner that verifies envelope 3); by index in `staged`."""
         parts = self._parts
-        signed: dict[int, OutboundRecord] = {}
+        drafts: defaultdict[str, list[tuple[int, Draft]]] = defaultdict(list)
         for index, each in enumerate(staged):
             if each.receipt is None:
                 continue
             receipt, recipient = each.receipt, each.handled.sender
-            inbox = self._topics.inbox(recipient)
-            record = receipt_record(
+            draft = receipt_draft(
                 parts.identity,
-                value=parts.codec.encode_receipt(receipt, topic=inbox),
+                value=parts.codec.encode_receipt(receipt, topic=self._topics.inbox(recipient)),
                 message_id=str(receipt.message_id),
                 referenced_message_id=str(receipt.referenced_message_id),
                 recipient=recipient,
                 time=receipt.issue_time,
                 dataschema=self._receipt_schema,
             )
-            signed[index] = OutboundRecord(inbox, record.value, record.key, record.headers)
+            drafts[recipient].append((index, draft))
+        signed: dict[int, OutboundRecord] = {}
+        for recipient, group in drafts.items():
+            envelope = envelope_of(parts.config.partners, recipient)
+            records = signed_for(parts.identity, envelope, [draft for _, draft in group])
+            inbox = self._topics.inbox(recipient)
+            for (index, _), record in zip(group, records, strict=True):
+                signed[index] = OutboundRecord(inbox, record.value, record.key, record.headers)
         return signed
 
     async def _never_taken(

@@ -13,8 +13,9 @@ a replay. The ledger keeps the SHA-256 of each recipient's value: a receipt must
 
 Batched: the copies that are ready together (several submissions in the same turn of the event
 loop: the outbox hands over the files it found together, a caller gathers submits) are signed,
-prepared and produced as one batch (`_Batch`): one ledger sync for all of them, one produce
-round trip, and one signature per recipient once batch signatures are in use.
+prepared and produced as one batch: one ledger sync for all of them, one produce round trip,
+and one signature per recipient that verifies batch signatures (directory `envelope = 3`,
+`broker.node.batches`); a recipient that says 2 gets one signature per record.
 """
 
 from __future__ import annotations
@@ -23,20 +24,20 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from broker.codec import SchemaKind
 from broker.errors import FormatError
 from broker.model import Declaration
+from broker.node.batches import signed_for
 from broker.node.config import Partner
 from broker.node.ledger import DeliveryStatus
 from broker.node.parts import NodeParts
 from broker.node.topics import CorridorTopics
 from broker.policy import apply_policy
 from broker.routing import route, with_known_itinerary
-from broker.signing.records import SignedRecord, declaration_record
-from broker.signing.trust import NodeKey
+from broker.signing.records import Draft, declaration_draft
 from broker.transport.base import Delivery, OutboundRecord, Producer
 
 log = logging.getLogger(__name__)
@@ -139,13 +140,17 @@ class Sender:
         now = parts.clock.now()
         shared = apply_policy(declaration, partner.allow_fields)
         inbox = self._topics.inbox(partner.node_id)
-        unsigned = _Unsigned(
-            topic=inbox,
+        draft = declaration_draft(
+            parts.identity,
             value=parts.codec.encode_declaration(shared.declaration, topic=inbox),
+            message_id=message_id,
+            reference=reference,
+            recipient=partner.node_id,
             time=now,
+            dataschema=self._dataschema,
             seal_to=parts.keys.current_key(partner.node_id, now) if seal else None,
         )
-        return _Copy(partner, message_id, reference, fmt, began, shared.withheld, unsigned=unsigned)
+        return _Copy(partner, message_id, reference, fmt, began, shared.withheld, draft=draft)
 
     def _enqueue(self, copy: _Copy) -> None:
         if not self._batch:  # after the other submissions ready in this turn of the loop
@@ -163,9 +168,10 @@ class Sender:
         parts = self._parts
         records: list[OutboundRecord] = []
         try:
+            self._sign(batch)
             for copy in batch:
-                if copy.record is None:
-                    copy.record = self._signed(copy)
+                assert copy.record is not None
+                if copy.draft is not None:  # new: prepared before it is produced
                     parts.ledger.record_prepared(
                         copy.message_id,
                         copy.partner.node_id,
@@ -191,20 +197,18 @@ class Sender:
                     outcome = exc
             copy.settle(outcome)
 
-    def _signed(self, copy: _Copy) -> OutboundRecord:
-        unsigned = copy.unsigned
-        assert unsigned is not None
-        signed: SignedRecord = declaration_record(
-            self._parts.identity,
-            value=unsigned.value,
-            message_id=copy.message_id,
-            reference=copy.reference,
-            recipient=copy.partner.node_id,
-            time=unsigned.time,
-            dataschema=self._dataschema,
-            seal_to=unsigned.seal_to,
-        )
-        return OutboundRecord(unsigned.topic, signed.value, signed.key, signed.headers)
+    def _sign(self, batch: list[_Copy]) -> None:
+        """Sign the new copies of `batch`, one recipient at a time, as each verifies."""
+        unsigned: defaultdict[str, list[_Copy]] = defaultdict(list)
+        for copy in batch:
+            if copy.record is None:
+                unsigned[copy.partner.node_id].append(copy)
+        for copies in unsigned.values():
+            drafts = [c.draft for c in copies if c.draft is not None]
+            signed = signed_for(self._parts.identity, copies[0].partner.envelope, drafts)
+            topic = self._topics.inbox(copies[0].partner.node_id)
+            for copy, record in zip(copies, signed, strict=True):
+                copy.record = OutboundRecord(topic, record.value, record.key, record.headers)
 
     def _sent(self, copy: _Copy) -> None:
         parts = self._parts
@@ -223,16 +227,6 @@ class Sender:
         )
 
 
-@dataclass(frozen=True)
-class _Unsigned:
-    """A copy's encoded (not yet sealed) value and what its signing needs."""
-
-    topic: str
-    value: bytes
-    time: datetime
-    seal_to: NodeKey | None
-
-
 @dataclass(eq=False)
 class _Copy:
     """One recipient's copy of a declaration on its way out; `done` says how it went."""
@@ -244,7 +238,7 @@ class _Copy:
     began: float
     withheld: tuple[str, ...]
     record: OutboundRecord | None = None  # signed (or prepared by an earlier attempt)
-    unsigned: _Unsigned | None = None
+    draft: Draft | None = None  # new: signed with the batch it goes out in
     done: asyncio.Future[Delivery] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )

@@ -50,6 +50,21 @@ def test_partners_terms_and_routes_follow_the_governing_agreement() -> None:
     assert (back.destination, back.via) == ("CN", ("LA",))
 
 
+def test_each_member_says_which_envelope_its_receivers_verify() -> None:
+    # This project's nodes verify batch signatures (envelope 3); a partner's entry carries it.
+    assert {m.envelope for m in DEMO.members} == {3}
+    assert {p.envelope for p in DEMO.partners_of("CN-CQ")} == {3}
+    data = tomllib.loads(corridor_toml(DEMO))
+    del data["members"][0]["envelope"]  # CN-CQ, as a member written before the attribute
+    older = corridor_from_dict(data, "x")
+    assert older.member("CN-CQ").envelope == 2  # type: ignore[union-attr]
+    assert {p.node_id: p.envelope for p in older.partners_of("LA-VTE")}["CN-CQ"] == 2
+    for wrong in (1, 4):
+        data["members"][0]["envelope"] = wrong
+        with pytest.raises(ConfigError, match="envelope"):
+            corridor_from_dict(data, "x")
+
+
 def test_the_toml_writer_reads_back_an_equal_directory() -> None:
     assert corridor_from_dict(tomllib.loads(corridor_toml(DEMO)), "x") == DEMO
 
@@ -145,6 +160,7 @@ def test_a_node_adopts_a_complete_signed_directory(
     state = DirectoryState(keys, "CN-ILSTC")
     assert _apply_all(state, DEMO, secretariat) == DEMO
     assert state.current == DEMO
+    assert state.current.member("LA-VTE").envelope == 3  # type: ignore[union-attr]  # signed in
 
 
 def test_unsigned_foreign_signed_and_mislabelled_entries_are_refused(
