@@ -455,9 +455,9 @@ def signing_input(headers: Sequence[Header], value: bytes) -> bytes:
     return _parse(headers).signing_input(value)
 
 
-# A writer builds many envelopes that differ only in ce_id, ce_time and ce_subject: the rest is
-# parsed once per combination (`_TEMPLATES`, bounded) and only those three are checked again,
-# with the parser's own rules; whatever fails them takes the full parse, which says why.
+# A writer builds many envelopes that differ only in ce_id, ce_time, ce_subject (and ce_sealepk):
+# the rest is parsed once per combination (`_TEMPLATES`, bounded) and only those are checked
+# again, with the parser's own rules; whatever fails them takes the full parse, which says why.
 _TEMPLATES: dict[tuple[str | None, ...], Envelope] = {}
 _MAX_TEMPLATES = 256
 
