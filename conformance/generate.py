@@ -852,6 +852,11 @@ class Kit:
             good._replace(key=pki.nodes["CN-CQ"].signer.key_id.encode()),
             "malformed-announcement",
         )
+        self._refused_announcement(
+            "a made-up batch proof added to an announcement",
+            good._replace(headers=(*good.headers, ("ce_sigproof", b"0;1;"))),
+            "bad-signature",
+        )
         tampered = good.value.replace(b"node-certificate", b"revocation")
         self._refused_announcement(
             "announcement value changed", good._replace(value=tampered), "bad-signature"

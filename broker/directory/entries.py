@@ -129,7 +129,7 @@ class DirectoryState:
             raise SignatureError(
                 "certificate-not-valid-at-time", "secretariat certificate not valid then"
             )
-        algorithms.verify(node_key.public_key, envelope.signature, envelope.signing_input(value))
+        algorithms.verify(node_key.public_key, envelope.signature, envelope.signed_message(value))
         if envelope.subject is None or record_key != envelope.subject.encode():
             raise _malformed("record key is not the signed subject")
         return envelope.subject

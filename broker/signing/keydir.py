@@ -115,7 +115,7 @@ class KeyDirectory:
             )
         if envelope.sigalg != ca.sigalg:
             raise SignatureError(Reason.BAD_SIGNATURE, f"CA key is {ca.sigalg}")
-        algorithms.verify(ca.public_key, envelope.signature, envelope.signing_input(value))
+        algorithms.verify(ca.public_key, envelope.signature, envelope.signed_message(value))
         kind, certificate, body = _read_body(value)
         node_key = check_node_certificate(certificate, self.keys.trust_list)
         if node_key.ca_country != ca.country or node_key.country != ca.country:

@@ -223,3 +223,14 @@ def test_a_head_without_all_its_entries_changes_nothing(
             state.apply(entry.headers, entry.value, entry.key)
     assert state.current is None
     assert parse_envelope(entries[-1].headers).subject == "head"
+
+
+def test_a_proof_added_to_an_entry_is_a_bad_signature(
+    pki: tuple[KeyStore, NodeIdentity, NodeIdentity],
+) -> None:
+    keys, secretariat, _ = pki
+    state = DirectoryState(keys, "CN-ILSTC")
+    [entry, *_] = sign_entries(DEMO, secretariat, at=CLOCK.now())
+    with pytest.raises(SignatureError) as caught:
+        state.apply((*entry.headers, ("ce_sigproof", b"0;1;")), entry.value, entry.key)
+    assert caught.value.code == "bad-signature"

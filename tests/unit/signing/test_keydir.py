@@ -231,3 +231,16 @@ def test_a_revocation_survives_a_restart_after_compaction_erased_it(corridor: Co
     again = certificate_announcement(ca, node.certificate, at=START)
     restarted.apply(again.headers, again.value, key=again.key)
     assert restarted.keys.revoked_at(node.key_id) == START
+
+
+def test_a_proof_added_to_an_announcement_makes_its_signature_a_batch_one(
+    corridor: Corridor, directory: KeyDirectory
+) -> None:
+    # The key signed the record's own signing input; with `ce_sigproof` added, the signature must
+    # sign the root message the proof leads to, which it does not (as in the Java and Go kits).
+    good = certificate_announcement(
+        corridor.cas["VN"], corridor.nodes["VN-HAN"].certificate, at=START
+    )
+    proved = SignedRecord(good.key, good.value, (*good.headers, ("ce_sigproof", b"0;1;")))
+    assert refused(directory, proved) == "bad-signature"
+    assert directory.apply(good.headers, good.value, key=good.key) is not None
