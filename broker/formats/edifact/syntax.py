@@ -144,6 +144,84 @@ def read_delimiters(text: str) -> tuple[Delimiters, int]:
 def parse_segments(text: str, *, limits: ParseLimits) -> tuple[Delimiters, list[Segment]]:
     """Split an interchange into segments, releasing escaped characters."""
     delimiters, position = read_delimiters(text)
+    quick = _split(text, position, delimiters, limits)
+    return delimiters, quick if quick is not None else _tokenized(
+        text, position, delimiters, limits
+    )
+
+
+def _split(text: str, position: int, d: Delimiters, limits: ParseLimits) -> list[Segment] | None:
+    """The segments, split with `str.split` where a segment holds no release character (most
+    do); None if anything is wrong or beyond a bound: `_tokenized` then says what, as always."""
+    segments: list[Segment] = []
+    line = 1 + text.count("\n", 0, position)
+    position, line = _skip_line_breaks(text, position, line)
+    component, element, terminator, release = d.component, d.element, d.segment, d.release
+    max_chars, max_elements = limits.max_segment_chars, limits.max_elements_per_segment + 1
+    max_components, size = limits.max_components_per_element, len(text)
+    while position < size:
+        end = text.find(terminator, position)
+        if end < 0:
+            return None
+        if text.find(release, position, end) < 0:
+            elements = [tuple(part.split(component)) for part in text[position:end].split(element)]
+            after = end + 1
+        else:
+            read = _released_segment(text, position, d, limits)
+            if read is None:
+                return None
+            elements, after = read
+        head = elements[0]
+        if (
+            after - position > max_chars
+            or len(elements) > max_elements
+            or max(map(len, elements)) > max_components
+            or len(head) != 1
+            or not _TAG.fullmatch(head[0])
+            or len(segments) == limits.max_segments
+        ):
+            return None
+        number, tag = len(segments) + 1, head[0]
+        where = f"segment {number} ({tag}), line {line}"
+        segments.append(Segment(tag, tuple(elements[1:]), number, line, where))
+        line += text.count("\n", position, after)
+        position = after
+        while position < size and text[position] in "\r\n \t":  # as _skip_line_breaks
+            line += text[position] == "\n"
+            position += 1
+    return segments or None
+
+
+def _released_segment(
+    text: str, position: int, d: Delimiters, limits: ParseLimits
+) -> tuple[list[tuple[str, ...]], int] | None:
+    """One segment holding release characters: its elements and where the next one may begin."""
+    token, released = _patterns(d)
+    elements: list[tuple[str, ...]] = []
+    components: list[str] = []
+    at = position
+    while True:
+        found = token.match(text, at)
+        if found is None or found.end() - position > limits.max_segment_chars:
+            return None
+        value = found["text"]
+        components.append(released.sub(r"\1", value) if d.release in value else value)
+        at = found.end()
+        separator = found["sep"]
+        if separator == d.component:
+            continue
+        elements.append(tuple(components))
+        components = []
+        if separator is None or len(elements) > limits.max_elements_per_segment + 1:
+            return None
+        if separator == d.segment:
+            return elements, at
+
+
+def _tokenized(
+    text: str, position: int, delimiters: Delimiters, limits: ParseLimits
+) -> list[Segment]:
+    """Segments read token by token: release characters, and the precise error if any."""
     d = delimiters
     token, released = _patterns(d)
     segments: list[Segment] = []
@@ -182,7 +260,7 @@ def parse_segments(text: str, *, limits: ParseLimits) -> tuple[Delimiters, list[
             current = _Builder(position, line)
     if not segments:
         raise EdifactSyntaxError("no segments found", segment=0, line=1)
-    return delimiters, segments
+    return segments
 
 
 @functools.cache

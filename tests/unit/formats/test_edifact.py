@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broker.formats.base import ParseLimits
+from broker.formats.edifact import syntax
 from broker.formats.edifact.syntax import (
     DEFAULT_DELIMITERS,
     Delimiters,
@@ -118,3 +119,50 @@ def _strip(components: list[str]) -> list[str]:
 
 def test_default_delimiters_are_the_iso_9735_ones() -> None:
     assert DEFAULT_DELIMITERS.una == "UNA:+.? '"
+
+
+def _either(text: str, limits: ParseLimits) -> object:
+    try:
+        return parse_segments(text, limits=limits)
+    except EdifactSyntaxError as exc:
+        return ("error", str(exc), exc.segment, exc.line)
+
+
+def _tokenized_only(text: str, limits: ParseLimits) -> object:
+    with pytest.MonkeyPatch.context() as patch:  # the splitting fast path never answers
+        patch.setattr(syntax, "_split", lambda *args: None)
+        return _either(text, limits)
+
+
+SEGMENT = st.builds(
+    lambda tag, parts, end: tag + "".join("+" + part for part in parts) + end,
+    st.sampled_from(["UNH", "BGM", "LIN", "ab", "UN", ""]),
+    st.lists(st.text("AB01:+? \n'", max_size=6), max_size=5),
+    st.sampled_from(["'", "'\n", "'\r\n  ", ""]),
+)
+PLAIN_PARTS = st.lists(SEGMENT, max_size=6).map("".join) | st.text("ABCUNH01+:'\n\r \t.")
+TIGHT = ParseLimits(
+    max_segments=4, max_segment_chars=12, max_elements_per_segment=3, max_components_per_element=3
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    una=st.sampled_from(["", "UNA:+.? '", "UNA:+.?\n'"]),
+    body=PLAIN_PARTS,
+    limits=st.sampled_from([LIMITS, TIGHT]),
+)
+def test_split_and_tokenized_readings_agree(una: str, body: str, limits: ParseLimits) -> None:
+    # Segments are read by splitting where they hold no release character: the same segments,
+    # numbers and lines as the token reader, and where anything is wrong, the same error.
+    text = una + body
+    assert _either(text, limits) == _tokenized_only(text, limits)
+
+
+def test_released_characters_are_read_without_the_whole_token_reader() -> None:
+    text = "UNH+1'FTX+AAA+++O?'NEILL ?+ SONS:A??'\nUNT+3+1'"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(syntax, "_tokenized", lambda *args: pytest.fail("not the token reader"))
+        _, segments = parse_segments(text, limits=LIMITS)
+    assert segments[1].elements == (("AAA",), ("",), ("",), ("O'NEILL + SONS", "A?"))
+    assert _either(text, LIMITS) == _tokenized_only(text, LIMITS)
