@@ -35,7 +35,8 @@ class ValueReader:
                 field=field,
                 code="unexpected_element",
             )
-        for name in node.attributes.keys() - set(attributes):
+        unknown = node.attributes.keys() - set(attributes) if node.attributes else ()
+        for name in unknown:
             self.log.warn(
                 f"unknown attribute {name} is ignored",
                 location=node.path,

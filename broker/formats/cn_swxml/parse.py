@@ -123,20 +123,18 @@ class _Leaves:
 
     def text(self, name: str, field: str) -> str | None:
         """Consume element `name` as the text of canonical `field`."""
+        # where() and peek() inlined: this runs for every value of every document.
+        node = self._nodes.get(name)
         self._used.add(name)
-        self._log.locate(field, self.where(name))
-        return self.peek(name)
+        self._log.locate(field, node.path if node else f"{self.path}/{name}")
+        return node.text if node and node.text else None
 
     def value(self, name: str, field: str, convert: Callable[[str], T]) -> T | None:
         """Element `name` converted (numbers and codes without surrounding blanks)."""
-        if convert is str:  # text is kept exactly as written
-            return self.text(name, field)  # type: ignore[return-value]
         text = self.text(name, field)
-        return (
-            None
-            if text is None
-            else self._log.read(text.strip(), convert, field=field, location=self.where(name))
-        )
+        if convert is str or text is None:  # text is kept exactly as written
+            return text  # type: ignore[return-value]
+        return self._log.read(text.strip(), convert, field=field, location=self.where(name))
 
     def coded(self, leaf: Leaf, field: str) -> Any:
         """`leaf`'s value; a code no table knows is its `fallback`, with a warning (kept)."""

@@ -375,9 +375,10 @@ class _Walk:
                 ("text beside child elements is ignored", path, text.strip(), "unexpected_text")
             )
         attributes: dict[str, str] = {}
-        if names := element.keys():
+        if attribute_names := element.keys():
             if self.fast and (
-                len(names) > _MAX_FAST_ATTRIBUTES or not all(n.isascii() for n in names)
+                len(attribute_names) > _MAX_FAST_ATTRIBUTES
+                or not all(n.isascii() for n in attribute_names)
             ):
                 raise _Unsure  # lxml looks each value up by name: O(n²); names as above
             attributes = {

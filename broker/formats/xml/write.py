@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 # Characters XML 1.0 cannot hold at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
 XML_REFUSED: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -29,8 +28,9 @@ _ATTRIBUTE_ESCAPES: Final = str.maketrans(
 )  # fmt: skip
 
 
-@dataclass(frozen=True, slots=True)
-class XmlElement:
+class XmlElement(NamedTuple):
+    """An element to write; a named tuple: immutable and cheap to build (renders make many)."""
+
     tag: str
     text: str | None = None
     children: tuple[XmlElement, ...] = ()
