@@ -8,7 +8,8 @@ Measures in one run on one machine:
   `projected_per_s_<C>_cores` says what C cores would carry if the nodes' CPU were the limit;
 - the corridor transport path (envelope + sign + produce + consume + verify on pre-encoded Avro)
   beside raw aiokafka produce -> consume of the same bytes, unsigned, in alternating rounds:
-  median and spread per side, `ratio` of the medians;
+  median and spread per side, `ratio` of the medians; the same path batch-signed (envelope v3,
+  what the nodes write to each other) beside them, `ratio_batch`;
 - end-to-end latency at a fixed offered load (`--rate`), from submit to the file in the
   receiver's gateway inbox;
 - `decode_ratio` / `encode_ratio` of the codec bench, in the same run.
@@ -36,7 +37,15 @@ from typing import Any
 
 from broker.bench import codec as codec_bench
 from broker.bench.e2e_stages import stage_cpu_us
-from broker.bench.e2e_transport import RoundResult, alternating_rounds, raw_side, transport_side
+from broker.bench.e2e_transport import (
+    TRANSPORT_BATCH,
+    RoundResult,
+    alternating_rounds,
+    batch_summary,
+    raw_side,
+    transport_batch_side,
+    transport_side,
+)
 from broker.bench.rounds import BenchTimeout, ratio_of_medians, summarize, within
 from broker.clock import SystemClock
 from broker.demo.setup import ensure_demo_pki, prepare_corridor
@@ -312,7 +321,8 @@ def transport_summary(results: Sequence[RoundResult]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     rates: dict[str, list[float]] = {}
     for result in results:
-        rates.setdefault(result.side, []).append(result.rate)
+        if result.side != TRANSPORT_BATCH:  # summarized by batch_summary
+            rates.setdefault(result.side, []).append(result.rate)
     for side, values in rates.items():
         summary = summarize(values)
         prefix = "transport" if side == "transport" else "raw_aiokafka"
@@ -402,9 +412,11 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
         admin = await within(sender.parts.transport.admin(), args.timeout, "a Kafka admin client")
         try:
             await within(
-                admin.ensure_topics([TopicSpec(topics.inbox(n), 3, 1) for n in ("raw", "signed")]),
+                admin.ensure_topics(
+                    [TopicSpec(topics.inbox(n), 3, 1) for n in ("raw", "signed", "batch")]
+                ),
                 args.timeout,
-                "the bench's two topics",
+                "the bench's three topics",
             )
         finally:
             await admin.close()
@@ -414,6 +426,7 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
         sides = [
             raw_side(settings, topics.inbox("raw"), payload),
             transport_side(sender.parts, settings, topics.inbox("signed"), payload),
+            transport_batch_side(sender.parts, settings, topics.inbox("batch"), payload),
         ]
         try:
             for side in sides:
@@ -429,6 +442,7 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
             for side in sides:
                 await side.stop()
     result.update(transport_summary(rounds))
+    result.update(batch_summary(rounds))
     result["offered_rate_per_s"] = args.rate
     result["latency_samples"] = len(latencies)
     result["p50_ms"] = round(statistics.median(latencies) * 1000, 1) if latencies else None

@@ -157,6 +157,7 @@ class NodeLedger:
                 self._db.execute(f"ALTER TABLE sent ADD COLUMN {name} {kind}")
         private_file(path)
         self._synced_changes = self._db.total_changes
+        self._outermost = _Transaction(self._db)
 
     def close(self) -> None:
         self._db.close()
@@ -215,7 +216,7 @@ class NodeLedger:
         transaction, so a crash leaves either all of it or none."""
         value, headers = receipt if receipt is not None else (None, None)
         encoded = None if headers is None else json.dumps([[n, v.hex()] for n, v in headers])
-        with self._transaction():
+        with self._transaction:
             self._db.execute(
                 "INSERT OR REPLACE INTO handled VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (sender, message_id, value_sha256, coordinates, _us(at), outcome, value, encoded),
@@ -241,7 +242,7 @@ class NodeLedger:
         return row is not None
 
     def record_dead_lettered(self, coordinates: list[tuple[str, str]], at: datetime) -> None:
-        with self._transaction():
+        with self._transaction:
             self._db.executemany(
                 "INSERT OR IGNORE INTO dead_lettered VALUES (?, ?, ?)",
                 [(where, code, _us(at)) for where, code in coordinates],
@@ -309,7 +310,7 @@ class NodeLedger:
         self, message_id: str, recipient: str, reference: str, at: datetime, value_sha256: str = ""
     ) -> None:
         """Kafka acknowledged the copy for `recipient`; a receipt that came early applies now."""
-        with self._transaction():
+        with self._transaction:
             self._db.execute(
                 "INSERT INTO sent (message_id, recipient, reference, status, sent_us, "
                 "updated_us, detail, value_sha256) VALUES (?, ?, ?, ?, ?, ?, '', ?) "
@@ -401,20 +402,34 @@ class NodeLedger:
         ).fetchall()
         return {(r, DeliveryStatus(s)): int(n) for r, s, n in rows}
 
+    def transaction(self) -> _Transaction:
+        """One transaction around several writes (a batch's rows); writes inside it that open
+        their own join it. Never hold it across an `await`: the node's other loops share this
+        connection."""
+        return self._transaction
+
+    @property
     def _transaction(self) -> _Transaction:
-        return _Transaction(self._db)
+        return self._outermost
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any failure (autocommit connection)."""
+    """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any failure (autocommit connection); nested
+    uses join the outermost."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._depth = 0
 
     def __enter__(self) -> None:
-        self._db.execute("BEGIN IMMEDIATE")
+        if self._depth == 0:
+            self._db.execute("BEGIN IMMEDIATE")
+        self._depth += 1
 
     def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
         if kind is None:
             self._db.execute("COMMIT")
         else:

@@ -322,26 +322,30 @@ class Receiver:
                     if index in receipts
                 ]
                 taken = await asyncio.to_thread(parts.gateway.commit, shared, files)
-            for index, each in enumerate(staged):
-                key = (each.handled.sender, each.handled.message_id)
-                if key in taken:
-                    self._verifier.release(each.message)
-                    answer = self._again(each.handled.record, None)
-                    settled += [answer, *(replace(c, answers=answer.answers) for c in each.copies)]
-                    continue
-                receipt = receipts.get(index)
-                parts.ledger.record_handled(
-                    each.handled.sender,
-                    each.handled.message_id,
-                    value_sha256=each.digest,
-                    coordinates=each.handled.record.coordinates,
-                    outcome=each.outcome,
-                    at=parts.clock.now(),
-                    receipt=None if receipt is None else (receipt.value, receipt.headers),
-                    reference=each.reference,
-                )
-                answers = () if receipt is None else (receipt,)
-                settled += [replace(h, answers=answers) for h in (each.handled, *each.copies)]
+            with parts.ledger.transaction():  # one commit for the batch's rows
+                for index, each in enumerate(staged):
+                    key = (each.handled.sender, each.handled.message_id)
+                    if key in taken:
+                        self._verifier.release(each.message)
+                        answer = self._again(each.handled.record, None)
+                        settled += [
+                            answer,
+                            *(replace(c, answers=answer.answers) for c in each.copies),
+                        ]
+                        continue
+                    receipt = receipts.get(index)
+                    parts.ledger.record_handled(
+                        each.handled.sender,
+                        each.handled.message_id,
+                        value_sha256=each.digest,
+                        coordinates=each.handled.record.coordinates,
+                        outcome=each.outcome,
+                        at=parts.clock.now(),
+                        receipt=None if receipt is None else (receipt.value, receipt.headers),
+                        reference=each.reference,
+                    )
+                    answers = () if receipt is None else (receipt,)
+                    settled += [replace(h, answers=answers) for h in (each.handled, *each.copies)]
             parts.ledger.sync()
             for each in staged:
                 if (each.handled.sender, each.handled.message_id) not in taken:

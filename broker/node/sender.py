@@ -169,18 +169,19 @@ class Sender:
         records: list[OutboundRecord] = []
         try:
             self._sign(batch)
-            for copy in batch:
-                assert copy.record is not None
-                if copy.draft is not None:  # new: prepared before it is produced
-                    parts.ledger.record_prepared(
-                        copy.message_id,
-                        copy.partner.node_id,
-                        copy.reference,
-                        hashlib.sha256(copy.record.value).hexdigest(),
-                        _dumps(copy.record),
-                        parts.clock.now(),
-                    )
-                records.append(copy.record)
+            with parts.ledger.transaction():  # one commit for the batch's rows
+                for copy in batch:
+                    assert copy.record is not None
+                    if copy.draft is not None:  # new: prepared before it is produced
+                        parts.ledger.record_prepared(
+                            copy.message_id,
+                            copy.partner.node_id,
+                            copy.reference,
+                            hashlib.sha256(copy.record.value).hexdigest(),
+                            _dumps(copy.record),
+                            parts.clock.now(),
+                        )
+                    records.append(copy.record)
             parts.ledger.sync()  # prepared before produced: a resend is the very same record
         except Exception as exc:  # noqa: BLE001 - each submission gets the error
             for copy in batch:
