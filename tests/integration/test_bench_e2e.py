@@ -25,7 +25,7 @@ def test_bench_e2e_reports_both_sides_in_rounds_and_two_receiving_processes(
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
-    for key in ("throughput_per_s", "ratio", "p50_ms", "p99_ms", "decode_ratio"):
+    for key in ("throughput_per_s", "ratio", "ratio_batch", "p50_ms", "p99_ms", "decode_ratio"):
         assert result[key] > 0, key
     assert result["throughput_per_s"] == max(
         result["throughput_receivers_1_per_s"], result["throughput_receivers_2_per_s"]
