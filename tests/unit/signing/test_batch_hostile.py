@@ -7,12 +7,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import tracemalloc
-import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from broker.clock import FakeClock
+from broker.directory.entries import DirectoryState, sign_entries
+from broker.directory.load import load_corridor
 from broker.errors import SignatureError
 from broker.signing import algorithms, merkle
 from broker.signing.envelope import (
@@ -23,22 +25,20 @@ from broker.signing.envelope import (
     parse_envelope,
     root_message,
 )
-from broker.signing.records import Draft, SignedRecord, declaration_draft, sign_batch, sign_record
+from broker.signing.keydir import KeyDirectory
+from broker.signing.keystore import KeyStore
+from broker.signing.pki import create_ca, issue_node
+from broker.signing.records import (
+    SignedRecord,
+    certificate_announcement,
+    sign_batch,
+    sign_record,
+)
 from broker.signing.replay import MemoryReplayStore
+from broker.signing.trust import TrustList
 from broker.signing.verify import DEFAULT_ROOT_CACHE, RootCache, Verifier
-from tests.unit.signing.conftest import DATASCHEMA, RETENTION, START, VALUE, Corridor, make_verifier
-
-
-def _draft(corridor: Corridor, number: int, sender: str = "CN-CQ", to: str = "LA-VTE") -> Draft:
-    return declaration_draft(
-        corridor.nodes[sender],
-        value=VALUE + b"%d" % number,
-        message_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"hostile {sender} {to} {number}")),
-        reference=f"CQ2026{number:09d}",
-        recipient=to,
-        time=START,
-        dataschema=DATASCHEMA,
-    )
+from tests.unit.signing.conftest import RETENTION, START, Corridor, make_verifier
+from tests.unit.signing.test_batch import _draft
 
 
 def _batch(
@@ -46,13 +46,6 @@ def _batch(
 ) -> list[SignedRecord]:
     drafts = [_draft(corridor, first + number, sender) for number in range(size)]
     return sign_batch(corridor.nodes[sender], drafts)
-
-
-def _with(
-    headers: tuple[Header, ...] | list[Header], name: str, value: bytes | None
-) -> list[Header]:
-    out = [(n, v) for n, v in headers if n != name]
-    return out if value is None else [*out, (name, value)]
 
 
 def _refusal(verifier: Verifier, headers: list[Header] | tuple[Header, ...], value: bytes) -> str:
@@ -63,6 +56,13 @@ def _refusal(verifier: Verifier, headers: list[Header] | tuple[Header, ...], val
 
 def _path(record: SignedRecord) -> bytes:
     return dict(record.headers)[PROOF_HEADER].split(b";")[2]
+
+
+def _with(
+    headers: tuple[Header, ...] | list[Header], name: str, value: bytes | None
+) -> list[Header]:
+    out = [(n, v) for n, v in headers if n != name]
+    return out if value is None else [*out, (name, value)]
 
 
 @pytest.fixture
@@ -76,6 +76,14 @@ def count_verifications(monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]:
 
     monkeypatch.setattr(algorithms, "verify", counting)
     return lambda: len(calls)
+
+
+def _verifier(corridor: Corridor, roots: RootCache) -> Verifier:
+    clock = FakeClock(START)
+    replay = MemoryReplayStore(RETENTION, clock)
+    return Verifier(
+        node_id="LA-VTE", keys=corridor.keystore(), replay=replay, clock=clock, roots=roots
+    )
 
 
 # ------------------------------------------------------------------ the tree
@@ -172,7 +180,7 @@ def test_the_cache_key_holds_the_key_id(corridor: Corridor) -> None:
 
 
 def test_a_signer_flooding_the_cache_keeps_it_bounded_and_costs_others_one_check_per_batch(
-    corridor: Corridor,
+    corridor: Corridor, count_verifications: Callable[[], int]
 ) -> None:
     """A partner with a valid key signs more distinct roots than the cache holds: the cache
     stays at its capacity (and about 1 MB), and an honest batch still costs one verification."""
@@ -189,26 +197,11 @@ def test_a_signer_flooding_the_cache_keeps_it_bounded_and_costs_others_one_check
         tracemalloc.stop()
     assert len(cache) == DEFAULT_ROOT_CACHE
     assert held < 4 * 1024 * 1024, held  # 4 096 entries of about 400 bytes
-    verifier = Verifier(
-        node_id="LA-VTE",
-        keys=corridor.keystore(),
-        replay=MemoryReplayStore(RETENTION, FakeClock(START)),
-        clock=FakeClock(START),
-        roots=cache,
-    )
-    calls = 0
-    real = algorithms.verify
-
-    def counting(key: algorithms.VerifyingKey, signature: bytes, data: bytes) -> None:
-        nonlocal calls
-        calls += 1
-        real(key, signature, data)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(algorithms, "verify", counting)
-        for record in _batch(corridor, 5, sender="VN-HAN"):
-            verifier.release(verifier.verify(record.headers, record.value))
-    assert (calls, len(cache)) == (1, DEFAULT_ROOT_CACHE)
+    verifier = _verifier(corridor, cache)
+    flooded = count_verifications()
+    for record in _batch(corridor, 5, sender="VN-HAN"):
+        verifier.release(verifier.verify(record.headers, record.value))
+    assert (count_verifications() - flooded, len(cache)) == (1, DEFAULT_ROOT_CACHE)
 
 
 def test_records_with_made_up_roots_cost_one_verification_each_and_never_enter_the_cache(
@@ -218,13 +211,7 @@ def test_records_with_made_up_roots_cost_one_verification_each_and_never_enter_t
     well-formed path): 200 verifications, as 200 forged v2 records would cost, and no entry."""
     record = _batch(corridor, 2)[0]
     cache = RootCache()
-    verifier = Verifier(
-        node_id="LA-VTE",
-        keys=corridor.keystore(),
-        replay=MemoryReplayStore(RETENTION, FakeClock(START)),
-        clock=FakeClock(START),
-        roots=cache,
-    )
+    verifier = _verifier(corridor, cache)
     for n in range(200):
         path = base64.b64encode(hashlib.sha256(b"%d" % n).digest())
         headers = _with(record.headers, PROOF_HEADER, b"0;2;" + path)
@@ -367,3 +354,37 @@ def test_one_message_id_as_v2_and_as_v3_is_one_message(
     fresh = make_verifier(corridor.keystore(), FakeClock(START))
     fresh.verify(first.headers, first.value)
     assert _refusal(fresh, second.headers, second.value) == "replay"
+
+
+# ------------------------------------------------------------------ records that are never v3
+def test_a_proof_added_to_a_key_announcement_or_a_directory_entry_is_a_bad_signature(
+    corridor: Corridor,
+) -> None:
+    """Announcements and directory entries are signed per record (v2). A plain Kafka client
+    adding `ce_sigproof` (a made-up one, or a real data record's signature and proof) makes them
+    v3 records whose signature must sign a root message: refused, as the Java and Go kits do."""
+    node = corridor.nodes["CN-CQ"]
+    announcement = certificate_announcement(corridor.cas["CN"], node.certificate, at=START)
+    data = _batch(corridor, 2)[0]
+    grafted = _with(announcement.headers, SIGNATURE_HEADER, dict(data.headers)[SIGNATURE_HEADER])
+    grafted = _with(grafted, PROOF_HEADER, dict(data.headers)[PROOF_HEADER])
+    for headers in (_with(announcement.headers, PROOF_HEADER, b"0;1;"), grafted):
+        with pytest.raises(SignatureError, match="bad-signature"):
+            KeyDirectory(KeyStore(corridor.trust_list)).apply(
+                headers, announcement.value, key=announcement.key
+            )
+    directory = KeyDirectory(KeyStore(corridor.trust_list))
+    assert directory.apply(announcement.headers, announcement.value, key=announcement.key).changed
+
+    clock = FakeClock(START)
+    ca = create_ca("CN", clock=clock)
+    secretariat = issue_node(ca, "CN-ILSTC", clock=clock)
+    keys = KeyStore(TrustList([ca.certificate]))
+    keys.add(secretariat.certificate)
+    corridor_file = load_corridor(Path(__file__).resolve().parents[3] / "deploy" / "corridor.toml")
+    entry, *_ = sign_entries(corridor_file, secretariat, at=START)
+    with pytest.raises(SignatureError, match="bad-signature"):
+        DirectoryState(keys, "CN-ILSTC").apply(
+            _with(entry.headers, PROOF_HEADER, b"0;1;"), entry.value, entry.key
+        )
+    DirectoryState(keys, "CN-ILSTC").apply(list(entry.headers), entry.value, entry.key)
