@@ -7,6 +7,10 @@ it back with `schemaless_reader` (no framing, no validation): the floor the code
 against. The four operations run interleaved, in rounds, and each keeps its best round, so
 another process stealing the CPU for a moment does not skew one side only.
 
+Encode stages are timed in the same rounds too: the model dump, the compiled writer
+(`compiled_writer`) and fastavro writing the same record; `reference_encode` is what `encode` did
+before the compiled writer (model dump, fastavro, framing).
+
 Decode stages are timed in the same rounds: the compiled fast reader (`compiled_reader`), and the
 reference path it stands in for (the limits walk, then fastavro without the decimal and UUID
 logical types), then model validation of the record; `reference_decode` is that whole path.
@@ -25,7 +29,8 @@ from broker.bench.timing import best_seconds
 from broker.codec import Codec, SchemaKind
 from broker.codec.avro import check_limits, read_body
 from broker.codec.compiled_reader import CompiledReader
-from broker.codec.framing import parse_single_object
+from broker.codec.compiled_writer import CompiledWriter
+from broker.codec.framing import frame_single_object, parse_single_object
 from broker.errors import ConfigError
 from broker.model import Declaration
 from broker.model.decimals import DecimalInput
@@ -52,6 +57,13 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
     if parse_single_object(framed)[1] != body:
         raise ConfigError("the codec and plain fastavro wrote different bodies: not comparable")
     compiled = CompiledReader(latest.parsed_for_reading)
+    writer = CompiledWriter(schema)
+    fingerprint = codec.schemas.latest(SchemaKind.DECLARATION).fingerprint
+
+    def reference_encode() -> bytes:
+        """What `encode` did before the compiled writer."""
+        return frame_single_object(fingerprint, _plain_write(schema, declaration.model_dump()))
+
     read_record = read_body(body, latest, latest)
 
     def reference_decode() -> Declaration:
@@ -67,6 +79,10 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
             "fastavro_encode": lambda: _plain_write(schema, record),
             "fastavro_decode": lambda: fastavro.schemaless_reader(io.BytesIO(body), schema),
             "reference_decode": reference_decode,
+            "reference_encode": reference_encode,
+            "stage_model_dump": declaration.model_dump,
+            "stage_compiled_write": lambda: writer.write(record),
+            "stage_fastavro_write": lambda: _plain_write(schema, record),
             "stage_compiled_read": lambda: compiled.read(body),
             "stage_limits_walk": lambda: check_limits(body, latest),
             "stage_fastavro_read": lambda: fastavro.schemaless_reader(
@@ -89,6 +105,10 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
             "stage_validate",
         )
     }
+    stages |= {
+        f"encode_{name}_us": micros[name]
+        for name in ("stage_model_dump", "stage_compiled_write", "stage_fastavro_write")
+    }
     return {
         "lines": args.lines,
         "message_bytes": len(framed),
@@ -100,6 +120,8 @@ def run(args: argparse.Namespace) -> dict[str, float | int | str]:
         "decode_ratio": micros["decode"] / micros["fastavro_decode"],
         "reference_decode_us": micros["reference_decode"],
         "reference_decode_ratio": micros["reference_decode"] / micros["fastavro_decode"],
+        "reference_encode_us": micros["reference_encode"],
+        "reference_encode_ratio": micros["reference_encode"] / micros["fastavro_encode"],
         **stages,
     }
 

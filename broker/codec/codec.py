@@ -5,7 +5,9 @@ Writes with the latest schema version of each kind; reads bytes written with any
 framing names it by id), resolving them into the latest version. Decoded data is untrusted: it is
 size-capped, length-checked and validated by the model like any other input. Bodies written with
 the latest version are read by a compiled fast reader (`compiled_reader`) that checks the same
-caps inline; whatever it is unsure of goes through the reference path, which decides.
+caps inline; whatever it is unsure of goes through the reference path, which decides. Likewise
+models are written by a compiled writer (`compiled_writer`) that gives fastavro's bytes, or leaves
+the record to fastavro.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from broker.codec.avro import Record, read_body, write_body
 from broker.codec.compiled_reader import CompiledReader, compile_reader
+from broker.codec.compiled_writer import CompiledWriter, compile_writer
 from broker.codec.framing import (
     Framing,
     detect_framing,
@@ -63,6 +66,7 @@ class Codec:
         self._registry_writers: dict[int, CompiledSchema] = {}
         # Fast readers of the latest schemas, compiled on first use (a few ms each).
         self._compiled: dict[SchemaKind, CompiledReader | None] = {}
+        self._writers: dict[SchemaKind, CompiledWriter | None] = {}
 
     def encode_declaration(self, declaration: Declaration, *, topic: str | None = None) -> bytes:
         """Framed Avro; `topic` (where the record goes) names the registry subject, if any."""
@@ -87,7 +91,10 @@ class Codec:
 
     def _encode(self, kind: SchemaKind, model: BaseModel, topic: str | None) -> bytes:
         writer = self.schemas.latest(kind)
-        body = write_body(writer.schema, model.model_dump())
+        record = model.model_dump()
+        body = self._write_compiled(kind, writer.schema, record)
+        if body is None:  # not written by the fast path: fastavro writes it, or says why not
+            body = write_body(writer.schema, record)
         if self._registry is None:
             framed = frame_single_object(writer.fingerprint, body)
         else:
@@ -124,6 +131,15 @@ class Codec:
             self._compiled[kind] = compile_reader(latest.parsed_for_reading)
         compiled = self._compiled[kind]
         return None if compiled is None else compiled.read(body)
+
+    def _write_compiled(
+        self, kind: SchemaKind, latest: CompiledSchema, record: Record
+    ) -> bytes | None:
+        """The fast path for writing (see `compiled_writer`): fastavro's bytes, or None."""
+        if kind not in self._writers:
+            self._writers[kind] = compile_writer(latest.parsed)
+        compiled = self._writers[kind]
+        return None if compiled is None else compiled.write(record)
 
     def _writer_and_body(self, kind: SchemaKind, data: bytes) -> tuple[CompiledSchema, bytes]:
         if detect_framing(data) is Framing.SINGLE_OBJECT:
