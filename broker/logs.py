@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from broker.errors import ConfigError
 from broker.signing.envelope import format_time
 
 CONTEXT_FIELDS = ("node", "message_id", "reason", "source")
@@ -122,11 +124,15 @@ def _is_terminal(stream: TextIO) -> bool:
         return False
 
 
+LEVEL_ENV = "CUSTOMS_LOG_LEVEL"
+
+
 def configure_logging(
-    stream: TextIO | None = None, level: int | str = logging.INFO, *, json_lines: bool | None = None
+    stream: TextIO | None = None, level: int | str | None = None, *, json_lines: bool | None = None
 ) -> logging.Handler:
     """Send every log record to `stream` (default: stderr, whatever it is when a record comes):
-    JSON lines unless it is a terminal.
+    JSON lines unless it is a terminal. `level` defaults to `$CUSTOMS_LOG_LEVEL`, else INFO
+    (DEBUG shows each delivered record's own line besides its batch's).
 
     Idempotent: a second call replaces the handler of the first. Returns the handler.
     """
@@ -137,5 +143,9 @@ def configure_logging(
     for old in [h for h in root.handlers if isinstance(h, _CustomsHandler)]:
         root.removeHandler(old)
     root.addHandler(handler)
+    if level is None:
+        level = os.environ.get(LEVEL_ENV, "INFO").strip().upper()
+        if level not in logging.getLevelNamesMapping():
+            raise ConfigError(f"{LEVEL_ENV}={level!r} is not a log level (DEBUG, INFO, WARNING)")
     root.setLevel(level)
     return handler

@@ -15,6 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from broker.clock import FakeClock
+from broker.errors import ConfigError
 from broker.logs import REDACTED, configure_logging
 from broker.model.samples import sample_declaration
 from broker.node.config import Partner
@@ -182,3 +183,15 @@ def test_by_default_it_writes_to_the_stderr_of_the_moment(
     logging.getLogger("broker.node.runtime").warning("inbox: retrying", extra={"node": "CN-CQ"})
     [entry] = lines(later)
     assert entry["node"] == "CN-CQ"
+
+
+@pytest.mark.usefixtures("restore_root_logger")
+def test_the_level_comes_from_the_environment_and_a_wrong_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CUSTOMS_LOG_LEVEL", "debug")
+    configure_logging(io.StringIO())
+    assert logging.getLogger().level == logging.DEBUG
+    monkeypatch.setenv("CUSTOMS_LOG_LEVEL", "loud")
+    with pytest.raises(ConfigError, match="CUSTOMS_LOG_LEVEL"):
+        configure_logging(io.StringIO())
