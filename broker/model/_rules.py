@@ -7,7 +7,7 @@ outer location prefixed, so `goods_items.3.gross_mass_kg` comes out right for ne
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Context, Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from pydantic import ValidationError
@@ -46,7 +46,5 @@ class RuleViolations:
 
 def exact_sum(values: Iterable[Decimal]) -> Decimal:
     """Sum without the rounding that the default 28-digit decimal context would apply."""
-    total = Decimal(0)
-    for value in values:
-        total = _EXACT_SUM.add(total, value)
-    return total
+    with localcontext(_EXACT_SUM):  # a copy, current for this thread or task only
+        return sum(values, Decimal(0))

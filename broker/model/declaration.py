@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Annotated, Any, Final, Self
+from typing import Annotated, Any, Final, Self, cast
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -317,24 +317,25 @@ class Declaration(CanonicalModel):
 
     def _check_totals(self, violations: RuleViolations) -> None:
         """A total must equal the sum of its lines when every line states its part."""
+        # Runs for every decoded declaration: lists of the parts, summed only when all are given.
         items = self.goods_items
         if not items:
             return
         if self.total_gross_mass_kg is not None:
             gross = [item.gross_mass_kg for item in items]
-            if None not in gross:
-                summed = exact_sum(mass for mass in gross if mass is not None)
+            if all(mass is not None for mass in gross):  # `in` would compare Decimals with None
+                summed = exact_sum(cast(list[Decimal], gross))
                 _check_total(violations, "total_gross_mass_kg", self.total_gross_mass_kg, summed)
         if self.total_package_count is not None:
             packages = [item.package_count for item in items]
             if None not in packages:
-                count = sum(number for number in packages if number is not None)
+                count = sum(cast(list[int], packages))
                 _check_total(violations, "total_package_count", self.total_package_count, count)
         currency = self.total_value_currency
         if self.total_value is not None:
             values = [item.value for item in items if item.value_currency == currency]
-            if len(values) == len(items) and None not in values:
-                summed = exact_sum(value for value in values if value is not None)
+            if len(values) == len(items) and all(value is not None for value in values):
+                summed = exact_sum(cast(list[Decimal], values))
                 _check_total(violations, "total_value", self.total_value, summed)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import Context, Decimal, getcontext, localcontext
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from broker.model import (
     TransportMode,
     validate_declaration,
 )
+from broker.model._rules import exact_sum
 from broker.model.samples import iso6346, sample_declaration
 from tests.strategies import declarations
 
@@ -217,6 +218,15 @@ def test_totals_add_up_without_rounding_at_28_digits() -> None:
     assert problems_of(data | {"total_gross_mass_kg": big}) == {
         "total_gross_mass_kg": "total_mismatch"
     }
+
+
+def test_exact_sums_ignore_and_keep_the_callers_decimal_context() -> None:
+    big = Decimal("9999999999999999999999.999999")
+    with localcontext(Context(prec=3)) as caller:
+        assert exact_sum([big, Decimal("0.000001")]) == Decimal("1E+22")
+        assert str(exact_sum([big, Decimal("0.000001")])) == "10000000000000000000000.000000"
+        assert getcontext() is caller
+        assert caller.prec == 3
 
 
 def test_only_a_cancellation_may_have_no_goods() -> None:
