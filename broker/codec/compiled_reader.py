@@ -27,6 +27,7 @@ from typing import Any, Final
 from fastavro.read import LOGICAL_READERS
 
 from broker.codec.avro import Record
+from broker.codec.codegen import SourceBuilder
 from broker.codec.limits import DEFAULT_LIMITS, Limits, read_long
 from broker.errors import CodecError
 
@@ -96,16 +97,12 @@ class _Recursive(Exception):
     """A named type contains itself: straight-line code cannot inline it."""
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Emits the statements reading one value into a local variable, depth first."""
 
     def __init__(self, limits: Limits) -> None:
+        super().__init__()
         self.limits = limits
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self.named: dict[str, Any] = {}
-        self.inside: list[str] = []  # named types being emitted, to detect recursion
-        self.counter = 0
 
     def function(self, schema: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         self.lines = [
@@ -120,20 +117,7 @@ class _Generator:
             "        raise _Unsure",
             f"    return {top}",
         ]
-        return "\n".join(self.lines) + "\n", self.constants
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
-
-    def constant(self, stem: str, value: Any) -> str:
-        name = self.fresh(stem.upper())
-        self.constants[name] = value
-        return name
-
-    def emit(self, depth: int, *lines: str) -> None:
-        pad = "    " * depth
-        self.lines.extend(pad + line for line in lines)
+        return self.source(), self.constants
 
     def value(self, schema: Any, depth: int) -> str:
         """Emit code reading one `schema` value at `p`; return the variable holding it."""

@@ -34,6 +34,8 @@ from typing import Any, Final
 
 from fastavro._logical_writers import LOGICAL_WRITERS
 
+from broker.codec.codegen import SourceBuilder
+
 _INT_MIN: Final = -(2**31)
 _INT_MAX: Final = 2**31 - 1
 _LONG_MIN: Final = -(2**63)
@@ -115,35 +117,19 @@ def compile_writer(schema: dict[str, Any]) -> CompiledWriter | None:
         return None
 
 
-class _Generator:
+class _Generator(SourceBuilder):
     """Emits the statements writing one value held in a local variable to `o`, depth first."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        super().__init__()
         self.schema = schema
-        self.lines: list[str] = []
-        self.constants: dict[str, Any] = {}
-        self.named: dict[str, Any] = dict(schema.get("__named_schemas", {}))
-        self.inside: list[str] = []  # named types being emitted, to detect recursion
-        self.counter = 0
+        self.named.update(schema.get("__named_schemas", {}))
 
     def function(self) -> tuple[str, dict[str, Any]]:
         self.lines = ["def write(r):", "    o = bytearray()"]
         self.put(self.schema, "r", 1)
         self.lines.append("    return bytes(o)")
-        return "\n".join(self.lines) + "\n", self.constants
-
-    def fresh(self, stem: str) -> str:
-        self.counter += 1
-        return f"{stem}{self.counter}"
-
-    def constant(self, stem: str, value: Any) -> str:
-        name = self.fresh(stem.upper())
-        self.constants[name] = value
-        return name
-
-    def emit(self, depth: int, *lines: str) -> None:
-        pad = "    " * depth
-        self.lines.extend(pad + line for line in lines)
+        return self.source(), self.constants
 
     def put(self, schema: Any, value: str, depth: int) -> None:
         """Emit code writing the value in variable `value` as `schema`."""
