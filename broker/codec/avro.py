@@ -2,7 +2,9 @@
 
 Writing: the model's `model_dump()` (done by pydantic-core in Rust) is already the record dict:
 field names are the schema's, enums are str, decimals are held at the schema scale, sequences are
-tuples. fastavro writes it with the schema's logical types.
+tuples. fastavro writes it with the schema's logical types (`write_body`, the reference path);
+records of the latest schema are first offered to `compiled_writer`, a fast path that gives the
+same bytes or leaves the record to this one.
 
 Reading (`read_body`, the reference path): the body is first walked by `broker.codec.limits`
 (sizes and counts only, bounded work), then fastavro reads with decimals and UUIDs as their base
