@@ -21,7 +21,7 @@ from broker.codec import SchemaKind
 from broker.model import Declaration, Receipt, ReceiptStatus
 from broker.node.assemble import key_passphrase
 from broker.node.config import NodeConfig
-from broker.node.gateway import write_atomically
+from broker.node.gateway import GatewayFolders, HandledRecord
 from broker.node.parts import NodeParts
 from broker.policy import apply_policy
 from broker.routing import route
@@ -127,9 +127,26 @@ def stage_cpu_us(
     stages["render"] = _each(declarations, render)
     scratch.mkdir(parents=True, exist_ok=True)
     rendered = [render(d) for d in declarations]
-    stages["deliver_fsync"] = _each(
-        indexes, lambda i: write_atomically(scratch / f"doc-{i}.xml", rendered[i])
-    )
+    # As the receiver commits a fetched batch: each document with its shared record and the
+    # reference it owns, written and fsynced together, renamed, the folders fsynced.
+    gateway = GatewayFolders(scratch / "gateway")
+    gateway.create()
+
+    def deliver(chunk: Sequence[int]) -> object:
+        return gateway.commit(
+            [
+                HandledRecord(
+                    sender.config.node_id,
+                    str(declarations[i].message_id),
+                    {"digest": hashlib.sha256(values[i]).hexdigest(), "outcome": "delivered"},
+                    declarations[i].functional_reference,
+                    (gateway.inbox / f"doc-{i}.xml", rendered[i]),
+                )
+                for i in chunk
+            ]
+        )
+
+    stages["deliver_fsync"] = _batched(indexes, deliver)
 
     receipt_schema = sender.codec.writer_dataschema(SchemaKind.RECEIPT)
 
