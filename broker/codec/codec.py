@@ -39,6 +39,7 @@ from broker.model.validation import problems_from
 
 # Kafka's default largest record is 1 MB; a 1 000-line declaration is about 160 kB.
 DEFAULT_MAX_MESSAGE_BYTES: Final = 1024 * 1024
+_MAX_REFUSED_SCHEMAS: Final = 256  # registry schema ids remembered as refused
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
@@ -64,6 +65,7 @@ class Codec:
         self._registry = registry
         self._registered_ids: dict[str, int] = {}  # by subject
         self._registry_writers: dict[int, CompiledSchema] = {}
+        self._refused_schemas: dict[int, str] = {}  # why, by schema id; oldest dropped first
         # Fast readers of the latest schemas, compiled on first use (a few ms each).
         self._compiled: dict[SchemaKind, CompiledReader | None] = {}
         self._writers: dict[SchemaKind, CompiledWriter | None] = {}
@@ -170,16 +172,32 @@ class Codec:
         versions when the registry holds exactly its text (so the fast path reads it too)."""
         if self._registry is None:
             raise CodecError("Confluent-framed message, but this codec has no schema registry")
+        if schema_id in self._refused_schemas:  # a refused schema costs a lookup, not a parse
+            raise CodecError(self._refused_schemas[schema_id])
         if schema_id not in self._registry_writers:
-            text = self._registry.get(schema_id)
+            text = self._registry.get(schema_id)  # an outage raises a retriable error: not kept
             try:
-                definition = json.loads(text)
-            except ValueError as exc:
-                raise CodecError(f"schema id {schema_id} is not JSON: {exc}") from exc
-            if not isinstance(definition, dict):
-                raise CodecError(f"schema id {schema_id} is not an Avro record schema")
-            own = [v.schema for v in self.schemas.all() if v.schema.definition == definition]
-            self._registry_writers[schema_id] = (
-                own[0] if own else CompiledSchema.from_definition(definition)
-            )
+                self._registry_writers[schema_id] = self._registry_schema(schema_id, text)
+            except CodecError as exc:
+                if len(self._refused_schemas) >= _MAX_REFUSED_SCHEMAS:
+                    self._refused_schemas.pop(next(iter(self._refused_schemas)))
+                self._refused_schemas[schema_id] = str(exc)
+                raise
         return self._registry_writers[schema_id]
+
+    def _registry_schema(self, schema_id: int, text: str) -> CompiledSchema:
+        try:
+            definition = json.loads(text)
+        except ValueError as exc:
+            raise CodecError(f"schema id {schema_id} is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise CodecError(f"schema id {schema_id} is nested too deep") from exc
+        if not isinstance(definition, dict):
+            raise CodecError(f"schema id {schema_id} is not an Avro record schema")
+        own = [v.schema for v in self.schemas.all() if v.schema.definition == definition]
+        if own:
+            return own[0]
+        try:
+            return CompiledSchema.from_definition(definition)
+        except RecursionError as exc:  # a registered schema is text anybody with access wrote
+            raise CodecError(f"schema id {schema_id} is nested too deep") from exc

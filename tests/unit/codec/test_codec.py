@@ -132,3 +132,33 @@ def test_fingerprint_hex_names_the_latest_writer() -> None:
     data = CODEC.encode_receipt(sample_receipt(sample_declaration(lines=1), b"x"))
     fingerprint, _ = parse_single_object(data)
     assert CODEC.writer_fingerprint_hex("receipt") == fingerprint.hex()
+
+
+class _CountingRegistry(InMemorySchemaRegistry):
+    def __init__(self) -> None:
+        super().__init__()
+        self.gets = 0
+
+    def get(self, schema_id: int) -> str:
+        self.gets += 1
+        return super().get(schema_id)
+
+
+@pytest.mark.parametrize("depth", [700, 6000])  # past the schema walk; past json.loads itself
+def test_a_registered_schema_nested_too_deep_is_a_codec_error_remembered_per_id(
+    depth: int,
+) -> None:
+    # Whoever can write the registry chose this text: a RecursionError would make every record
+    # framed with it an internal error with a traceback, and cost a parse each time.
+    registry = _CountingRegistry()
+    nested = '{"type": "array", "items": ' * depth + '"string"' + "}" * depth
+    text = (
+        '{"type": "record", "name": "Declaration", "namespace": "org.ilstc.customs",'
+        f' "fields": [{{"name": "f", "type": {nested}}}]}}'
+    )
+    schema_id = registry.register("deep", text)
+    codec = Codec(registry=registry)
+    for _ in range(3):
+        with pytest.raises(CodecError, match=f"schema id {schema_id} is nested too deep"):
+            codec.decode_declaration(frame_confluent(schema_id, b"\x00"))
+    assert registry.gets == 1
