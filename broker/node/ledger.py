@@ -13,8 +13,11 @@ Receiving side, keyed by the delivery identity (sender, ce_id):
 
 Sending side: `sent` follows each declaration per recipient (prepared -> sent -> delivered |
 rejected, and overdue), with the SHA-256 of the value sent to that recipient, which a receipt
-must quote. `early_receipts` keeps a receipt that arrives before its row. `revocations` keeps
-every key revocation this node ever applied (compaction of the key directory cannot undo one).
+must quote. `early_receipts` keeps a receipt that arrives before its row: at most
+`MAX_EARLY_RECEIPTS` per recipient, detail cut to `EARLY_DETAIL_CHARS`, forgotten after the
+replay retention (a partner's receipts about messages never sent cannot fill the state disk).
+`revocations` keeps every key revocation this node ever applied (compaction of the key
+directory cannot undo one).
 
 Durability is per batch, not per row: commits run with `synchronous=NORMAL` (WAL: a crash of the
 process loses nothing, the commit is in the operating system's cache; only a power loss can undo
@@ -59,6 +62,7 @@ CREATE TABLE IF NOT EXISTS early_receipts (
     message_id TEXT NOT NULL, recipient TEXT NOT NULL, accepted INTEGER NOT NULL,
     detail TEXT NOT NULL, value_sha256 TEXT NOT NULL, at_us INTEGER NOT NULL,
     PRIMARY KEY (message_id, recipient));
+CREATE INDEX IF NOT EXISTS early_by_recipient ON early_receipts (recipient);
 CREATE TABLE IF NOT EXISTS revocations (
     key_id TEXT PRIMARY KEY, revoked_at_us INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS synced (id INTEGER PRIMARY KEY CHECK (id = 1), at_us INTEGER NOT NULL);
@@ -86,6 +90,14 @@ class ReceiptCheck(StrEnum):
     EARLY = "early"  # no row yet (a crash before it was recorded): kept until the row comes
     WRONG_DIGEST = "wrong-digest"  # quotes other bytes than this node sent that recipient
     AGAIN = "again"  # the row has its answer already: a duplicate receipt, recognised
+    TOO_MANY_EARLY = "too-many-early"  # no row, and MAX_EARLY_RECEIPTS from it kept already
+
+
+# A genuine receipt finds its row (rows are prepared and synced before the copy is produced); an
+# early one comes only after lost state. Receipts from one partner about messages never sent are
+# kept to this many, so its receipts cannot fill the state disk.
+MAX_EARLY_RECEIPTS = 1000
+EARLY_DETAIL_CHARS = 200
 
 
 @dataclass(frozen=True)
@@ -357,9 +369,22 @@ class NodeLedger:
             (message_id, recipient),
         ).fetchone()
         if row is None:
+            (kept,) = self._db.execute(
+                "SELECT COUNT(*) FROM early_receipts WHERE recipient = ? AND message_id != ?",
+                (recipient, message_id),
+            ).fetchone()
+            if kept >= MAX_EARLY_RECEIPTS:
+                return ReceiptCheck.TOO_MANY_EARLY
             self._db.execute(
                 "INSERT OR REPLACE INTO early_receipts VALUES (?, ?, ?, ?, ?, ?)",
-                (message_id, recipient, int(accepted), detail, value_sha256, _us(at)),
+                (
+                    message_id,
+                    recipient,
+                    int(accepted),
+                    detail[:EARLY_DETAIL_CHARS],
+                    value_sha256,
+                    _us(at),
+                ),
             )
             return ReceiptCheck.EARLY
         if row[0] and row[0] != value_sha256:
@@ -373,6 +398,11 @@ class NodeLedger:
             (status, _us(at), detail, message_id, recipient),
         )
         return ReceiptCheck.APPLIED
+
+    def forget_early_receipts(self, before: datetime) -> int:
+        """Drop early receipts kept since before `before` (their rows will not come now)."""
+        cursor = self._db.execute("DELETE FROM early_receipts WHERE at_us < ?", (_us(before),))
+        return cursor.rowcount
 
     def mark_overdue(self, now: datetime, timeout: timedelta) -> int:
         cursor = self._db.execute(

@@ -670,6 +670,12 @@ class Receiver:
                 f"field received_sha256 is not the digest of what {self._node} sent "
                 f"{message.sender}",
             )
+        if check is ReceiptCheck.TOO_MANY_EARLY:
+            raise _Refused(
+                Code.RECEIPT_MISMATCH,
+                f"field referenced_message_id: {self._node} sent no such message to "
+                f"{message.sender} (and keeps no more early receipts from it)",
+            )
         if check is ReceiptCheck.AGAIN:  # e.g. answered again by another process of the partner
             parts.metrics.duplicates.labels(self._node, message.sender).inc()
             log.info("duplicate receipt recognised", extra=self._about(record, message.envelope.id))

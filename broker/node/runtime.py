@@ -274,9 +274,11 @@ class CorridorNode:
     def keep_books(self) -> None:
         """Mark overdue receipts, refresh the receipt gauges, forget what is past replaying."""
         parts = self.parts
-        if parts.gateway is not None and parts.clock.monotonic() >= self._next_purge:
+        if parts.clock.monotonic() >= self._next_purge:
             self._next_purge = parts.clock.monotonic() + 600.0
-            parts.gateway.purge_handled(parts.replay.retention.total_seconds())
+            if parts.gateway is not None:
+                parts.gateway.purge_handled(parts.replay.retention.total_seconds())
+            parts.ledger.forget_early_receipts(parts.clock.now() - parts.replay.retention)
         parts.ledger.mark_overdue(
             parts.clock.now(), timedelta(seconds=parts.config.receipt_timeout_s)
         )

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -261,6 +262,63 @@ def test_a_receipt_before_its_row_is_kept_until_the_row_comes(tmp_path: Path) ->
     [row] = ledger.by_message("m1")
     assert row.status is DeliveryStatus.DELIVERED
     ledger.close()
+
+
+def test_early_receipts_are_bounded_per_partner_cut_short_and_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from broker.node import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "MAX_EARLY_RECEIPTS", 3)
+    ledger = ledger_module.NodeLedger(tmp_path / "state" / "node.sqlite3")
+    clock = FakeClock()
+    early = ReceiptCheck.EARLY
+    for n in range(3):
+        detail = "x" * 5000
+        assert ledger.record_receipt(f"m{n}", "LA-VTE", False, detail, clock.now(), "ab") is early
+    assert ledger.record_receipt("m9", "LA-VTE", True, "", clock.now(), "ab") is (
+        ReceiptCheck.TOO_MANY_EARLY
+    )
+    assert ledger.record_receipt("m0", "LA-VTE", True, "", clock.now(), "ab") is early  # the same
+    assert ledger.record_receipt("m9", "VN-HAN", True, "", clock.now(), "ab") is early  # another
+    ledger.record_sent("m1", "LA-VTE", "REF", clock.now(), "ab")
+    [row] = ledger.by_message("m1")
+    assert row.status is DeliveryStatus.REJECTED
+    assert row.detail == "x" * ledger_module.EARLY_DETAIL_CHARS
+    clock.advance(31 * 86400)
+    assert ledger.forget_early_receipts(clock.now() - timedelta(days=30)) == 3
+    assert ledger.record_receipt("m9", "LA-VTE", True, "", clock.now(), "ab") is early
+    ledger.close()
+
+
+async def test_receipts_about_messages_never_sent_end_as_dead_letters_past_the_bound(
+    corridor: SmallCorridor, nodes: dict[str, CorridorNode], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A partner with a valid key answering messages this node never sent would otherwise fill
+    # its state disk with early receipts (found by an attack from outside).
+    from broker.node import ledger as ledger_module
+
+    monkeypatch.setattr(ledger_module, "MAX_EARLY_RECEIPTS", 2)
+    for _ in range(4):
+        receipt = Receipt(
+            message_id=uuid.uuid4(), referenced_message_id=uuid.uuid4(),
+            received_sha256=b"\x00" * 32, receiving_node="VN-HAN",
+            status=ReceiptStatus.ACCEPTED, issue_time=corridor.clock.now(),
+        )  # fmt: skip
+        signed = receipt_record(
+            corridor.identities["VN-HAN"], value=corridor.codec.encode_receipt(receipt),
+            message_id=str(receipt.message_id),
+            referenced_message_id=str(receipt.referenced_message_id),
+            recipient="CN-CQ", time=corridor.clock.now(),
+            dataschema=corridor.codec.writer_dataschema("receipt"),
+        )  # fmt: skip
+        await corridor.transport.producer().send(
+            OutboundRecord(corridor.topics.inbox("CN-CQ"), signed.value, signed.key, signed.headers)
+        )
+    await nodes["CN-CQ"].process_inbox_batch()
+    found = letters(corridor, "CN-CQ")
+    assert [code for code, _ in found] == ["receipt-mismatch"] * 2
+    assert all("sent no such message to VN-HAN" in reason for _, reason in found)
 
 
 class ValueQuotingFormat(JsonFormat):
