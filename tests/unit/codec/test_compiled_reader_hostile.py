@@ -12,10 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from broker.codec import Codec, CompiledSchema, SchemaKind
+from broker.codec import Codec, CompiledSchema, InMemorySchemaRegistry, SchemaKind
 from broker.codec.avro import write_body
 from broker.codec.compiled_reader import CompiledReader
-from broker.codec.framing import frame_single_object, parse_single_object
+from broker.codec.framing import frame_confluent, frame_single_object, parse_single_object
 from broker.codec.limits import DEFAULT_LIMITS, Limits
 from broker.errors import CodecError
 from broker.model.samples import sample_declaration, sample_receipt
@@ -299,3 +299,25 @@ def test_the_limits_of_the_fast_path_are_the_reference_limits() -> None:
     assert reader.read(varint(0) + long_key) is None
     assert reader.read(varint(3) + varint(0) + varint(3) + (varint(1) + b"k" + varint(1)) * 3
                        + varint(0)) is None  # fmt: skip  # 6 items in the body, over 5
+
+
+# ------------------------------------------------------------------ hostile registry schemas
+@pytest.mark.parametrize("depth", [600, 900, 5_000, 50_000])
+def test_a_registry_schema_nested_too_deep_is_a_codec_error_each_time(depth: int) -> None:
+    """An operator who can write the schema registry registers a Declaration nested `depth`
+    arrays deep; a record framed with its id is refused with a CodecError (a precise dead
+    letter, no traceback), the second time too."""
+    registry = InMemorySchemaRegistry()
+    codec = Codec(registry=registry)
+    name = codec.schemas.latest(SchemaKind.DECLARATION).schema.full_name
+    text = (
+        f'{{"type": "record", "name": "{name}", "fields": [{{"name": "a", "type": '
+        + '{"type": "array", "items": ' * depth
+        + '"long"'
+        + "}" * depth
+        + "}]}"
+    )
+    schema_id = registry.register("hostile-value", text)
+    for _ in range(2):
+        with pytest.raises(CodecError, match=f"schema id {schema_id} is nested too deep"):
+            codec.decode_declaration(frame_confluent(schema_id, b"\x00"))

@@ -149,7 +149,7 @@ def test_a_cached_root_does_not_serve_another_sender_nor_another_value(
     records = _batch(corridor, 3)
     verifier.release(verifier.verify(records[0].headers, records[0].value))
     assert count_verifications() == 1
-    # The same value under another value: the leaf differs, the root differs.
+    # A record of the cached batch with another value: its leaf, so its root, differs.
     assert _refusal(verifier, records[1].headers, records[1].value + b"!") == "bad-signature"
     # VN-HAN's headers (its key id and source) with CN-CQ's cached signature and proof.
     vietnam = sign_batch(corridor.nodes["VN-HAN"], [_draft(corridor, 1, sender="VN-HAN")])[0]
