@@ -92,11 +92,17 @@ class _Unsure(Exception):
 
 
 def read_xml(
-    data: bytes, *, log: ProblemLog, limits: ParseLimits, namespaces: frozenset[str]
+    data: bytes,
+    *,
+    log: ProblemLog,
+    limits: ParseLimits,
+    namespaces: frozenset[str],
+    reference: bool = False,
 ) -> XmlNode | None:
     """The document's root, or None when it cannot be read (every reason logged in `log`).
 
     Elements must be in no namespace or one of `namespaces`; their tags are given without it.
+    `reference` reads with defusedxml alone (benchmarks and tests compare the two readers).
     """
     if len(data) > limits.max_bytes:
         log.add(
@@ -109,12 +115,13 @@ def read_xml(
     # The text is decoded already: blank out the declaration's encoding, keeping every position.
     blanked = _DECLARATION.sub(lambda found: " " * len(found.group()), text, count=1)
     utf8 = blanked.encode("utf-8")
-    try:
-        return _tree(_parse_fast(utf8, limits), log, namespaces, fast=limits.max_xml_depth)
-    except _Unsure:
-        pass
-    except _Abort:
-        return None
+    if not reference:
+        try:
+            return _tree(_parse_fast(utf8, limits), log, namespaces, fast=limits.max_xml_depth)
+        except _Unsure:
+            pass
+        except _Abort:
+            return None
     root = _parse(utf8, log, limits, blanked)
     return None if root is None else _tree(root, log, namespaces, fast=None)
 

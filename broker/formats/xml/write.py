@@ -41,12 +41,12 @@ def leaf(tag: str, text: str | None, **attributes: str) -> XmlElement | None:
     """A text element, or None (left out) when there is no text."""
     if text is None:
         return None
-    return XmlElement(tag, text, attributes=tuple(attributes.items()))
+    return XmlElement(tag, text, (), tuple(attributes.items()) if attributes else ())
 
 
 def group(tag: str, children: Iterable[XmlElement | None]) -> XmlElement | None:
     """An element holding the given children, or None when none of them is present."""
-    present = tuple(child for child in children if child is not None)
+    present = tuple([child for child in children if child is not None])  # a list: faster
     return XmlElement(tag, children=present) if present else None
 
 

@@ -85,6 +85,11 @@ def test_benchmark_reports_documents_per_second_for_each_format() -> None:
             value = result[key]
             assert isinstance(value, float | int)
             assert value > 0
+    for format_id in ("cn-swxml", "acdd-xml"):  # the XML reader: libxml2 path against defusedxml
+        for key in ("xml_read_per_s", "xml_read_reference_per_s", "xml_read_speedup"):
+            value = result[f"{format_id}_{key}"]
+            assert isinstance(value, float)
+            assert value > 0
 
 
 def test_china_extensions_never_change_what_parsing_reads() -> None:
