@@ -20,18 +20,27 @@ import pytest
 
 from broker.clock import FakeClock
 from broker.codec import Codec, SchemaKind
+from broker.model import Receipt, ReceiptError, ReceiptStatus
 from broker.model.samples import sample_declaration
 from broker.signing.envelope import PROOF_HEADER, SIGNATURE_HEADER, Header, parse_envelope
 from broker.signing.keyfile import passphrase_from_file
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import load_node
-from broker.signing.records import SignedRecord, declaration_draft, sign_batch, sign_record
+from broker.signing.records import (
+    SignedRecord,
+    declaration_draft,
+    receipt_draft,
+    sign_batch,
+    sign_record,
+)
 from broker.signing.replay import MemoryReplayStore
 from broker.signing.trust import TrustList
 from broker.signing.verify import Verifier
 from tests.integration.test_attacks import (
+    cli,
     corridor,  # noqa: F401 (the fixture: a running TH-BKK and CN-CQ, LA-VTE's key)
     dead_letter_codes,
+    declaration_file,
     delivered,
     eventually,
     read_all,
@@ -86,9 +95,12 @@ def _with(headers: tuple[Header, ...] | list[Header], name: str, value: bytes) -
     return [*((n, v) for n, v in headers if n != name), (name, value)]
 
 
-async def _send(ctx: dict[str, Any], records: list[tuple[bytes, bytes, list[Header]]]) -> None:
+async def _send(
+    ctx: dict[str, Any], records: list[tuple[bytes, bytes, list[Header]]], inbox: str = "TH-BKK"
+) -> None:
+    """Produce with the attacker's plain aiokafka producer, all at once."""
     producer = ctx["producer"]
-    topic = f"{ctx['namespace']}.inbox.TH-BKK"
+    topic = f"{ctx['namespace']}.inbox.{inbox}"
     sent = [
         await producer.send(topic, value, key=key, headers=headers)
         for key, value, headers in records
@@ -239,6 +251,58 @@ async def test_a_flood_of_made_up_roots_costs_about_one_verification_each_and_st
     )
     assert set(await dead_letter_codes(ctx)) == {"bad-signature"}
     assert ready(ctx) == 200
+
+
+async def test_receipts_about_messages_never_sent_cannot_fill_the_senders_state(
+    corridor: dict[str, Any],  # noqa: F811
+) -> None:
+    """LA-VTE batch-signs 1,050 receipts to CN-CQ (two signatures in all), each about a message
+    id CN-CQ never sent, each with 20 long errors. CN-CQ keeps at most 1,000 of them (they could
+    be genuine receipts whose row was lost) and dead-letters the rest as receipt-mismatch; its
+    own traffic goes on. (Before the bound every one was kept, 2 kB each, for ever.)"""
+    ctx = corridor
+    laos = ctx["laos"]
+    errors = tuple(ReceiptError(code="13", field="f" * 100, reason="r" * 200) for _ in range(20))
+    drafts = []
+    for _ in range(1050):
+        receipt = Receipt(
+            message_id=uuid.uuid4(), referenced_message_id=uuid.uuid4(), received_sha256=bytes(32),
+            receiving_node="LA-VTE", status=ReceiptStatus.REJECTED,
+            issue_time=datetime.now(UTC), errors=errors,
+        )  # fmt: skip
+        drafts.append(
+            receipt_draft(
+                laos,
+                value=CODEC.encode_receipt(receipt),
+                message_id=str(receipt.message_id),
+                referenced_message_id=str(receipt.referenced_message_id),
+                recipient="CN-CQ",
+                time=receipt.issue_time,
+                dataschema=CODEC.writer_dataschema(SchemaKind.RECEIPT),
+            )
+        )
+    signed = [r for start in (0, 1024) for r in sign_batch(laos, drafts[start : start + 1024])]
+    await _send(ctx, [_signed(r) for r in signed], inbox="CN-CQ")
+
+    async def letters() -> list[str]:
+        records = await read_all(ctx["bootstrap"], f"{ctx['namespace']}.dlq.CN-CQ")
+        return [dict(r.headers)["dlq_code"].decode() for r in records]
+
+    async def bounded() -> bool:
+        return len(await letters()) == 50
+
+    await eventually(bounded, within_s=120)
+    assert set(await letters()) == {"receipt-mismatch"}
+    # CN-CQ's own declarations still go out and get their receipts.
+    _, document = declaration_file(ctx["root"], "CQ-AFTER-FLOOD")
+    cli("submit", "--config", ctx["paths"]["CN-CQ"], document)
+
+    async def acknowledged() -> bool:
+        status = cli("status", "--config", ctx["paths"]["CN-CQ"], "CQ-AFTER-FLOOD")
+        return "TH-BKK   delivered" in status
+
+    await eventually(acknowledged)
+    assert len(await letters()) == 50
 
 
 async def _true(value: bool) -> bool:
