@@ -33,6 +33,7 @@ from broker.signing.envelope import Header, parse_envelope
 from broker.signing.identity import node_urn
 from broker.signing.keystore import KeyStore
 from broker.signing.pki import NodeIdentity
+from broker.signing.reasons import Reason
 from broker.signing.records import SignedRecord, directory_entry
 
 TYPE_DIRECTORY_ENTRY = "org.ilstc.customs.directoryentry.v1"
@@ -129,6 +130,8 @@ class DirectoryState:
             raise SignatureError(
                 "certificate-not-valid-at-time", "secretariat certificate not valid then"
             )
+        if envelope.sigalg != node_key.sigalg:  # as the Verifier: the signed label must be true
+            raise SignatureError(Reason.BAD_SIGNATURE, f"key is {node_key.sigalg}")
         algorithms.verify(node_key.public_key, envelope.signature, envelope.signed_message(value))
         if envelope.subject is None or record_key != envelope.subject.encode():
             raise _malformed("record key is not the signed subject")

@@ -234,3 +234,25 @@ def test_a_proof_added_to_an_entry_is_a_bad_signature(
     with pytest.raises(SignatureError) as caught:
         state.apply((*entry.headers, ("ce_sigproof", b"0;1;")), entry.value, entry.key)
     assert caught.value.code == "bad-signature"
+
+
+def test_an_entry_labelled_with_another_algorithm_is_a_bad_signature(
+    pki: tuple[KeyStore, NodeIdentity, NodeIdentity],
+) -> None:
+    import base64
+
+    from broker.signing.envelope import signing_input
+
+    keys, secretariat, _ = pki
+    [entry, *_] = sign_entries(DEMO, secretariat, at=CLOCK.now())
+    relabelled = [
+        (name, b"ecdsa-p256-sha256" if name == "ce_sigalg" else value)
+        for name, value in entry.headers
+        if name != "ce_signature"
+    ]  # signed with the right (Ed25519) key over the wrong label: the signature itself holds
+    signature = secretariat.signer.sign(signing_input(relabelled, entry.value))
+    relabelled.append(("ce_signature", base64.b64encode(signature)))
+    with pytest.raises(SignatureError) as caught:
+        DirectoryState(keys, "CN-ILSTC").apply(relabelled, entry.value, entry.key)
+    assert caught.value.code == "bad-signature"
+    assert "key is ed25519" in str(caught.value)
