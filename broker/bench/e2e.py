@@ -121,13 +121,19 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))] if ordered else 0.0
 
 
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process (Linux /proc), 0.0 once it is gone."""
+def process_cpu_seconds(pid: int) -> tuple[float, float]:
+    """User and kernel CPU of a live process, every thread (Linux /proc); zeros once it is
+    gone."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return 0.0, 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
+def this_process_kernel_seconds() -> float:
+    return os.times().system
 
 
 def projection(cpu_us_per_declaration: float, cores: int) -> float:
@@ -162,7 +168,8 @@ class ReceiverProcess:
     def tail(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")[-2000:]
 
-    def cpu_seconds(self) -> float:
+    def cpu_seconds(self) -> tuple[float, float]:
+        """User and kernel CPU."""
         return process_cpu_seconds(self.process.pid)
 
     def stop(self) -> None:
@@ -226,8 +233,10 @@ class Bench:
         idle = [p.log.name for p in self.receivers if not p.delivered_any()]
         raise BenchTimeout(f"receiving processes got no partitions after 10 warm-ups: {idle}")
 
-    def receivers_cpu_seconds(self) -> float:
-        return sum(process.cpu_seconds() for process in self.receivers)
+    def receivers_cpu_seconds(self) -> tuple[float, float]:
+        """User and kernel CPU of all receiving processes."""
+        times = [process.cpu_seconds() for process in self.receivers]
+        return sum(user for user, _ in times), sum(kernel for _, kernel in times)
 
     def stop_receivers(self) -> None:
         for process in self.receivers:
@@ -254,7 +263,8 @@ class Bench:
                 await asyncio.sleep(0.05)
 
         target = delivered() + count
-        cpu, receivers_cpu = time.process_time(), self.receivers_cpu_seconds()
+        cpu, kernel = time.process_time(), this_process_kernel_seconds()
+        receivers_user, receivers_kernel = self.receivers_cpu_seconds()
         began = time.perf_counter()
         await within(
             asyncio.gather(*(submit(data) for _, data in docs)),
@@ -267,11 +277,14 @@ class Bench:
             f"receipts for {count} declarations ({target - delivered()} still missing)",
         )
         seconds = time.perf_counter() - began
+        user, kernel_now = self.receivers_cpu_seconds()
         return Pipeline(
             count,
             seconds,
             time.process_time() - cpu,
-            self.receivers_cpu_seconds() - receivers_cpu,
+            user - receivers_user + kernel_now - receivers_kernel,
+            this_process_kernel_seconds() - kernel,
+            kernel_now - receivers_kernel,
         )
 
     async def latency(self, sender: CorridorNode, rate: float, seconds: float) -> list[float]:
@@ -297,12 +310,15 @@ class Bench:
 
 @dataclass(frozen=True)
 class Pipeline:
-    """One full-pipeline run: wall clock, and CPU of the sender and of all receiving processes."""
+    """One full-pipeline run: wall clock, and CPU of the sender and of all receiving processes
+    (user + kernel, every thread), and the kernel's part of each (mostly files created)."""
 
     declarations: int
     seconds: float
     sender_cpu_seconds: float
     receivers_cpu_seconds: float
+    sender_kernel_seconds: float = 0.0
+    receivers_kernel_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -402,6 +418,12 @@ async def _run(args: argparse.Namespace, bootstrap: str) -> dict[str, Any]:
             )
             result[f"cpu_us_receiving_receivers_{n}"] = round(
                 pipeline.receivers_cpu_seconds * 1e6 / pipeline.declarations, 1
+            )
+            result[f"cpu_us_sender_kernel_receivers_{n}"] = round(
+                pipeline.sender_kernel_seconds * 1e6 / pipeline.declarations, 1
+            )
+            result[f"cpu_us_receiving_kernel_receivers_{n}"] = round(
+                pipeline.receivers_kernel_seconds * 1e6 / pipeline.declarations, 1
             )
         per_declaration = runs[best].cpu_us_per_declaration
         for cores in (2, 4, 8, 16):

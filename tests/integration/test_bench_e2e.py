@@ -37,8 +37,19 @@ def test_bench_e2e_reports_both_sides_in_rounds_and_two_receiving_processes(
         result["transport_throughput_per_s"] / result["raw_aiokafka_throughput_per_s"], abs=2e-3
     )
     assert result["cpu_us_receiving_receivers_2"] > 0
+    assert (
+        0 <= result["cpu_us_receiving_kernel_receivers_2"] <= result["cpu_us_receiving_receivers_2"]
+    )
     assert result["projected_per_s_4_cores"] == pytest.approx(
         2 * result["projected_per_s_2_cores"], abs=0.2
     )
     assert 0 < result["latency_samples"] <= 50
     assert result["cpu_us_total_pure"] > result["cpu_us_parse_validate"] > 0
+    # Delivery is apart from the pure stages: its CPU is user + kernel, and it waits for fsyncs.
+    assert result["cpu_us_deliver"] == pytest.approx(
+        result["cpu_us_deliver_user"] + result["cpu_us_deliver_kernel"], abs=0.2
+    )
+    assert result["cpu_us_deliver_wall"] > 0
+    assert result["cpu_us_total"] == pytest.approx(
+        result["cpu_us_total_pure"] + result["cpu_us_deliver"], abs=0.2
+    )
