@@ -125,34 +125,40 @@ class GatewayFolders:
         records another process of the node wrote meanwhile (nothing of ours is written for
         them: the first answer stands).
 
-        Every file (each delivery, its record, the reference an original owns, and `files`
-        such as receipts in the national format) is written under a temporary name and all are
-        fsynced together, in parallel (the file system commits them in one journal transaction
-        instead of one per file); then the renames follow one another, each delivery before its
-        record, and the folders are fsynced. A crash before the renames leaves only temporaries;
-        between two renames (microseconds apart) at worst a delivery without its record, which
-        the record read again replaces with the same bytes.
+        Every file (each delivery, its record, and `files` such as receipts in the national
+        format) is written under a temporary name and all are fsynced together, in parallel (the
+        file system commits them in one journal transaction instead of one per file); then the
+        renames follow one another, each delivery before its record, the reference an original
+        owns after it (a second name of the record's file: a link costs the file system far less
+        than a new file), and the folders are fsynced. A crash before the renames leaves only
+        temporaries; between two renames (microseconds apart) at worst a delivery without its
+        record, which the record read again replaces with the same bytes.
         """
         self.handled_folder.mkdir(mode=0o700, exist_ok=True)
-        plan: list[tuple[HandledRecord | None, list[tuple[Path, bytes]]]] = []
-        for record in records:
+        plan: list[tuple[HandledRecord | None, list[tuple[Path, bytes]], Path | None]] = []
+        seen: set[Path] = set()  # one target twice in a batch (two originals of a reference,
+        for record in records:  # a receipt twice): the first stands, as in the ledger
             writes = [] if record.delivery is None else [record.delivery]
+            body = {**record.body, "message_id": record.message_id}  # read through a reference
             writes.append(
-                (self._handled(record.sender, record.message_id), json.dumps(record.body).encode())
+                (self._handled(record.sender, record.message_id), json.dumps(body).encode())
             )
+            reference = None
             if record.reference is not None:
                 reference = self._reference(record.sender, record.reference)
-                writes.append((reference, record.message_id.encode()))
-            plan.append((record, writes))
-        plan += [(None, [each]) for each in files]
-        seen: set[Path] = set()  # one target twice in a batch (two originals of a reference,
-        for _, writes in plan:  # a receipt twice): the first stands, as in the ledger
+            plan.append((record, writes, reference))
+        plan += [(None, [each], None) for each in files]
+        for index, (owner, writes, reference) in enumerate(plan):
             writes[:] = [write for write in writes if write[0] not in seen]
             seen.update(target for target, _ in writes)
-        staged = iter(_staged_together([w for _, writes in plan for w in writes]))
+            if reference is not None and (reference in seen or owner is None):
+                plan[index] = (owner, writes, None)
+            elif reference is not None:
+                seen.add(reference)
+        staged = iter(_staged_together([w for _, writes, _ in plan for w in writes]))
         taken: set[tuple[str, str]] = set()
         folders: set[Path] = set()
-        for owner, writes in plan:
+        for owner, writes, reference in plan:
             mine = [next(staged) for _ in writes]
             if owner is not None and self._handled(owner.sender, owner.message_id).exists():
                 taken.add((owner.sender, owner.message_id))
@@ -162,6 +168,11 @@ class GatewayFolders:
             for temporary, target in mine:
                 temporary.replace(target)
                 folders.add(target.parent)
+            if owner is not None and reference is not None:
+                try:
+                    _link(self._handled(owner.sender, owner.message_id), reference)
+                except OSError:  # a file system without hard links: a file of its own
+                    write_atomically(reference, owner.message_id.encode())
         for folder in folders:
             _fsync_folder(folder)
         return taken
@@ -175,10 +186,17 @@ class GatewayFolders:
         return found if isinstance(found, dict) else None
 
     def original_of(self, sender: str, reference: str) -> str | None:
+        """The message id of the original that owns `reference`: the reference is a second name
+        of that original's record (a file of its own holding the id, as earlier versions wrote
+        it, is read too)."""
         try:
-            return self._reference(sender, reference).read_text("ascii")
+            data = self._reference(sender, reference).read_bytes()
         except FileNotFoundError:
             return None
+        if not data.startswith(b"{"):
+            return data.decode("ascii")
+        found = json.loads(data).get("message_id")
+        return found if isinstance(found, str) else None
 
     def record_dead_lettered(self, coordinates: list[str]) -> None:
         """Records answered with a dead letter (`topic/partition/offset`), for every process."""
@@ -247,29 +265,51 @@ def write_atomically(target: Path, data: bytes) -> None:
 # fsyncs issued together are committed together by the file system (one journal commit): a
 # batch of 200 deliveries costs a few commits instead of 600.
 _SYNC_WORKERS = 16
+_OPEN_AT_ONCE = 256
 _sync_pool: ThreadPoolExecutor | None = None
 
 
 def _staged_together(writes: Sequence[tuple[Path, bytes]]) -> list[tuple[Path, Path]]:
-    """`_staged` for each of `writes`, in parallel; in their order. If one fails, the others'
-    temporaries are removed and the first error is raised."""
+    """`_staged` for each of `writes`, in their order: written one after the other here (files
+    created in one folder take its lock in turn anyway, and a thread per write costs more than
+    the write), fsynced in parallel, `_OPEN_AT_ONCE` at a time (descriptors are bounded). If one
+    fails, every temporary is removed and the first error is raised."""
     global _sync_pool
     if len(writes) <= 1:
         return [_staged(*each) for each in writes]
     if _sync_pool is None:
         _sync_pool = ThreadPoolExecutor(_SYNC_WORKERS, thread_name_prefix="gateway-sync")
-    futures = [_sync_pool.submit(_staged, target, data) for target, data in writes]
-    results, failure = [], None
-    for future in futures:
-        try:
-            results.append(future.result())
-        except OSError as exc:
-            failure = failure or exc
-    if failure is not None:
-        for temporary, _ in results:
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for start in range(0, len(writes), _OPEN_AT_ONCE):
+            opened: list[tuple[int, Path, Path]] = []
+            try:
+                for target, data in writes[start : start + _OPEN_AT_ONCE]:
+                    temporary, descriptor = _written(target, data)
+                    opened.append((descriptor, temporary, target))
+                    staged.append((temporary, target))
+                synced = [_sync_pool.submit(os.fsync, each) for each, _, _ in opened]
+                failures = [f.exception() for f in synced]  # every fsync done before a close
+                failure = next((exc for exc in failures if exc is not None), None)
+                if failure is not None:
+                    raise failure
+            finally:
+                for descriptor, _, _ in opened:
+                    os.close(descriptor)
+    except BaseException:
+        for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
-        raise failure
-    return results
+        raise
+    return staged
+
+
+def _link(existing: Path, target: Path) -> None:
+    """`target` a second name of `existing`, put in place by a rename (it replaces an older
+    one, as a write would)."""
+    temporary = target.with_name(f".{target.name}.tmp")
+    temporary.unlink(missing_ok=True)  # a stale one of a crash
+    os.link(existing, temporary)
+    temporary.replace(target)
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -283,11 +323,27 @@ def _fsync_folder(folder: Path) -> None:
 
 def _staged(target: Path, data: bytes) -> tuple[Path, Path]:
     """`data` written owner-only and fsynced under a temporary name beside `target`."""
+    temporary, descriptor = _written(target, data)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+    return temporary, target
+
+
+def _written(target: Path, data: bytes) -> tuple[Path, int]:
+    """`data` written owner-only under a temporary name beside `target`, not yet fsynced; the
+    descriptor is still open (a failure closes it and removes the temporary)."""
     temporary = target.with_name(f".{target.name}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW
-    with os.fdopen(os.open(temporary, flags, 0o600), "wb") as handle:
-        os.fchmod(handle.fileno(), 0o600)
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    return temporary, target
+    descriptor = os.open(temporary, flags, 0o600)
+    try:
+        os.fchmod(descriptor, 0o600)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(descriptor, view) :]
+    except OSError:
+        os.close(descriptor)
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary, descriptor
