@@ -303,7 +303,9 @@ class Bench:
             for path in self.inbox.glob("*.xml"):
                 message_id = path.name.split(".")[-2]
                 if message_id in submitted and message_id not in arrived:
-                    arrived[message_id] = path.stat().st_mtime
+                    # Renamed into the inbox (its ctime), after it was written and fsynced (its
+                    # mtime): the moment the national system can read it.
+                    arrived[message_id] = path.stat().st_ctime
             await asyncio.sleep(0.1)
         return [arrived[m] - submitted[m] for m in arrived]
 
