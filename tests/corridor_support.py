@@ -7,7 +7,9 @@ from the format adapters, which have tests of their own.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -33,6 +35,7 @@ from broker.signing.records import certificate_announcement
 from broker.signing.replay import SqliteReplayStore
 from broker.signing.trust import TrustList
 from broker.transport.base import OutboundRecord, Transport
+from broker.transport.memory import MemoryBroker, MemoryTransport
 from broker.transport.settings import KafkaSettings
 
 
@@ -176,3 +179,22 @@ class SmallCorridor:
             gateway=GatewayFolders(self.root / "gateway" / node_id) if gateway else None,
         )
         return CorridorNode(parts, deliver=deliver)
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[dict[str, CorridorNode]]:
+        """Every node of `partners`, with gateway folders, started; stopped and closed after."""
+        started = {node_id: self.node(node_id, gateway=True) for node_id in self.partners}
+        for node in started.values():
+            await node.start()
+        try:
+            yield started
+        finally:
+            for node in started.values():
+                await node.stop()
+                node.parts.ledger.close()
+
+    @property
+    def memory_broker(self) -> MemoryBroker:
+        """The in-memory broker behind `transport` (tests that read topics directly)."""
+        assert isinstance(self.transport, MemoryTransport)
+        return self.transport.broker

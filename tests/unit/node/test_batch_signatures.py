@@ -48,18 +48,12 @@ async def corridor(tmp_path: Path) -> SmallCorridor:
 
 @pytest.fixture
 async def nodes(corridor: SmallCorridor) -> AsyncIterator[dict[str, CorridorNode]]:
-    started = {node_id: corridor.node(node_id, gateway=True) for node_id in PARTNERS}
-    for node in started.values():
-        await node.start()
-    yield started
-    for node in started.values():
-        await node.stop()
-        node.parts.ledger.close()
+    async with corridor.running() as started:
+        yield started
 
 
 def memory(corridor: SmallCorridor) -> MemoryBroker:
-    assert isinstance(corridor.transport, MemoryTransport)
-    return corridor.transport.broker
+    return corridor.memory_broker
 
 
 def inbox(corridor: SmallCorridor, node_id: str) -> list[InboundRecord]:
