@@ -7,6 +7,7 @@ from the format adapters, which have tests of their own.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator
@@ -181,14 +182,21 @@ class SmallCorridor:
         return CorridorNode(parts, deliver=deliver)
 
     @contextlib.asynccontextmanager
-    async def running(self) -> AsyncIterator[dict[str, CorridorNode]]:
-        """Every node of `partners`, with gateway folders, started; stopped and closed after."""
-        started = {node_id: self.node(node_id, gateway=True) for node_id in self.partners}
+    async def running(
+        self, *, gateway: bool = True, serve: bool = False
+    ) -> AsyncIterator[dict[str, CorridorNode]]:
+        """Every node of `partners` started (`serve`: each running its loop, as `node run`);
+        stopped and closed after."""
+        started = {node_id: self.node(node_id, gateway=gateway) for node_id in self.partners}
         for node in started.values():
             await node.start()
+        stop = asyncio.Event()
+        loops = [asyncio.create_task(node.run(stop)) for node in started.values()] if serve else []
         try:
             yield started
         finally:
+            stop.set()
+            await asyncio.gather(*loops)
             for node in started.values():
                 await node.stop()
                 node.parts.ledger.close()

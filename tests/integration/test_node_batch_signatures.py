@@ -53,17 +53,8 @@ async def corridor(kafka: KafkaEndpoint, tmp_path: Path) -> SmallCorridor:
 
 @pytest.fixture
 async def running(corridor: SmallCorridor) -> AsyncIterator[dict[str, CorridorNode]]:
-    nodes = {node_id: corridor.node(node_id, gateway=True) for node_id in PARTNERS}
-    for node in nodes.values():
-        await node.start()
-    stop = asyncio.Event()
-    loops = [asyncio.create_task(node.run(stop)) for node in nodes.values()]
-    yield nodes
-    stop.set()
-    await asyncio.gather(*loops)
-    for node in nodes.values():
-        await node.stop()
-        node.parts.ledger.close()
+    async with corridor.running(gateway=True, serve=True) as nodes:
+        yield nodes
 
 
 async def read_topic(kafka: KafkaEndpoint, topic: str) -> list[InboundRecord]:
